@@ -1,0 +1,23 @@
+"""triage: severity triage for technical-support cases."""
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_smorest import Api
+
+from . import api, config, errors
+from .service import Triage
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """The application factory: settings, the live rules and language detector, the views."""
+    app = Flask(__name__)
+    config.load(app, overrides)
+    logging.getLogger("triage").setLevel(app.config["LOG_LEVEL"])
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    Triage.from_config(app.config).init_app(app)
+    rest = Api(app)
+    rest.register_blueprint(api.blp)
+    rest.register_blueprint(api.health)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,95 @@
+"""The HTTP contract: marshmallow schemas for a case coming in and a decision going out."""
+from datetime import datetime, timezone
+
+import marshmallow as ma
+import pycountry
+
+from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS, Case, Customer
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
+def _country(value: str) -> None:
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value.upper()) is None:
+        raise ma.ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
+
+
+def _language(value: str) -> None:
+    if len(value) != 2 or pycountry.languages.get(alpha_2=value.lower()) is None:
+        raise ma.ValidationError(f"{value!r} is not an ISO 639-1 language code.")
+
+
+class CustomerSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    plan = ma.fields.String(required=True, validate=ma.validate.OneOf(PLANS))
+    country = ma.fields.String(required=True, validate=_country, metadata={"description": "ISO 3166-1 alpha-2"})
+
+    @ma.post_load
+    def _make(self, data, **kwargs):
+        return Customer(id=data["id"], plan=data["plan"], country=data["country"].upper())
+
+
+class CaseSchema(ma.Schema):
+    """A support case as an intake form files it."""
+
+    subject = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=500), _not_blank])
+    description = ma.fields.String(required=True, validate=ma.validate.Length(max=20_000))
+    customer = ma.fields.Nested(CustomerSchema, required=True)
+    environment = ma.fields.String(validate=ma.validate.OneOf(ENVIRONMENTS))
+    product_area = ma.fields.String(validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    declared_severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
+    language = ma.fields.String(validate=_language, metadata={"description": "ISO 639-1; detected when absent"})
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    reported_at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 with a UTC offset; default now"})
+    case_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+    @ma.post_load
+    def _make(self, data, **kwargs):
+        data.setdefault("reported_at", datetime.now(timezone.utc))
+        if "product_area" in data:
+            data["product_area"] = data["product_area"].strip().lower()
+        if "language" in data:
+            data["language"] = data["language"].lower()
+        return Case(**data)
+
+
+class MatchedRuleSchema(ma.Schema):
+    id = ma.fields.String()
+    severity = ma.fields.Integer(attribute="level")
+    description = ma.fields.String()
+
+
+class SeveritySchema(ma.Schema):
+    level = ma.fields.Integer()
+    name = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "what decided: rules, declared or default"})
+    matched_rules = ma.fields.List(ma.fields.Nested(MatchedRuleSchema))
+    declared = ma.fields.Integer(allow_none=True)
+    note = ma.fields.String(allow_none=True, metadata={"description": "why the level differs from the declared one"})
+
+
+class LanguageSchema(ma.Schema):
+    code = ma.fields.String()
+    confidence = ma.fields.Float()
+    source = ma.fields.String(metadata={"description": "given, detected or default"})
+
+
+class EvidenceSchema(ma.Schema):
+    signal = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "the language whose vocabulary matched, or the case field"})
+    matched = ma.fields.String(metadata={"description": "the words that matched (normalised), or the field's value"})
+
+
+class DecisionSchema(ma.Schema):
+    decision_id = ma.fields.String()
+    case_id = ma.fields.Function(lambda d: d.case.case_id, allow_none=True)
+    reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
+    decided_at = ma.fields.DateTime(format="iso")
+    severity = ma.fields.Nested(SeveritySchema)
+    language = ma.fields.Nested(LanguageSchema)
+    signals = ma.fields.List(ma.fields.String())
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
+    versions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())

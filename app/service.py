@@ -1,0 +1,32 @@
+"""The service object a process holds: live rules, the language detector, and the calls views make."""
+from datetime import datetime
+from pathlib import Path
+
+from .cases import Case
+from .classify import Decision, classify_case
+from .language import LanguageDetector
+from .live import LiveRules
+
+
+class Triage:
+    def __init__(self, rules: LiveRules, detector: LanguageDetector):
+        self.rules = rules
+        self.detector = detector
+
+    @classmethod
+    def from_config(cls, config) -> "Triage":
+        languages = [code.strip() for code in str(config["LANGUAGES"]).split(",") if code.strip()]
+        return cls(
+            LiveRules(Path(config["RULES_DIR"]), float(config["RULES_CHECK_INTERVAL"])),
+            LanguageDetector(languages, config["DEFAULT_LANGUAGE"]),
+        )
+
+    def init_app(self, app) -> None:
+        app.extensions["triage"] = self
+
+    def classify(self, case: Case, now: datetime) -> Decision:
+        return classify_case(case, self.rules.get(), self.detector, now)
+
+    def readiness(self) -> dict:
+        self.rules.get()  # pick up a pending change so readiness reports what a request would use
+        return {"status": "ready", "rules": self.rules.status(), "languages": list(self.detector.codes)}
