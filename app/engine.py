@@ -8,6 +8,9 @@ What this module knows about durable_rules 2.0.28 (see DESIGN.md):
 - each evaluation uses a fresh state id that is always deleted (at most 1,024 live states);
 - the extension is not thread-safe and never releases the GIL: a lock serialises calls;
 - a rule with an `$or` fires once per alternative that holds: ids are reported once;
+- a fact that no rule handles leaves a state that delete_state frees wrongly (heap corruption,
+  seen as free(): invalid pointer or a segfault in a larger process), and not deleting it leaks
+  a state: so a catch-all rule makes sure every fact is handled, and is left out of the results;
 - every rule carries a discriminator so it can never match the engine's own state object, and
   conditions are ANDed flatly with it (an empty nested `$and` makes a rule fire twice).
 """
@@ -19,7 +22,8 @@ import threading
 import durable_rules_engine
 
 DISCRIMINATOR = {"kind": "case"}
-_NOT_HANDLED = 1
+_CATCH_ALL = "_catch_all"  # rule ids of ours never contain "_", so it cannot clash
+_LAST = 1 << 30
 _names = itertools.count(1)
 
 
@@ -33,6 +37,7 @@ class RuleEngine:
             rule_id: {"pri": priority, "all": [{"m": {"$and": [dict(DISCRIMINATOR), *copy.deepcopy(conditions)]}}]}
             for rule_id, (priority, conditions) in rules.items()
         }
+        self.definition[_CATCH_ALL] = {"pri": _LAST, "all": [{"m": dict(DISCRIMINATOR)}]}
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self._handle = durable_rules_engine.create_ruleset(self.name, json.dumps(self.definition, ensure_ascii=False))
@@ -47,14 +52,12 @@ class RuleEngine:
             fired = []
             try:
                 result = durable_rules_engine.assert_fact(self._handle, payload)
-                if result[0] == _NOT_HANDLED:
-                    return fired
                 action = durable_rules_engine.start_action_for_state(self._handle, result[1])
                 message = action[1] if action else None
                 while message:
                     # the message is '{"<rule id>":{...}}'; rule ids are validated to need no escaping
                     rule_id = message[2 : message.index('"', 2)]
-                    if rule_id not in fired:
+                    if rule_id not in fired and rule_id != _CATCH_ALL:
                         fired.append(rule_id)
                     message = durable_rules_engine.complete_and_start_action(self._handle, result[1])
             finally:

@@ -128,6 +128,7 @@ def compile_vocabulary(file: str, doc: dict) -> Vocabulary:
     matchers, descriptions = [], {}
     for name, spec in doc["signals"].items():
         item = f"signals.{name}"
+        problems_before = len(problems)
         if not _NAME.match(name):
             problems.append(Problem(file, item, "", "a signal name is lower-case letters, digits and _"))
         descriptions[name] = spec["description"]
@@ -149,7 +150,8 @@ def compile_vocabulary(file: str, doc: dict) -> Vocabulary:
                     else:
                         alternatives.setdefault(lang, []).append(expr)
         if not alternatives:
-            problems.append(Problem(file, item, "terms", "a signal needs at least one term or pattern"))
+            if len(problems) == problems_before:
+                problems.append(Problem(file, item, "terms", "a signal needs at least one term or pattern"))
             continue
         langs = tuple(alternatives)
         groups = "|".join(f"(?P<{lang}>" + "|".join(f"(?:{e})" for e in alternatives[lang]) + ")" for lang in langs)
