@@ -11,14 +11,15 @@ import marshmallow as ma
 from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS
 from .documents import Problem, RulesInvalid
 
-# Fields of a case that rules may test, with the values each may take (None: any string).
+# Fields of a case that rules may test, with the values each may take: a list, or a test and
+# what it expects (cases are normalised the same way, so a rule can never silently miss on case).
 FIELDS = {
     "environment": ENVIRONMENTS,
     "plan": PLANS,
     "channel": CHANNELS,
-    "language": None,
-    "country": None,
-    "product_area": None,
+    "language": (lambda v: isinstance(v, str) and re.fullmatch("[a-z]{2}", v), "an ISO 639-1 code in lower case"),
+    "country": (lambda v: isinstance(v, str) and re.fullmatch("[A-Z]{2}", v), "an ISO 3166-1 alpha-2 code in upper case"),
+    "product_area": (lambda v: isinstance(v, str) and v == v.strip().lower() and v, "a product area in lower case"),
     "declared_severity": LEVELS,
 }
 NUMERIC = {"declared_severity"}
@@ -67,19 +68,20 @@ class _SignalCondition(ma.Schema):
     none = ma.fields.List(ma.fields.String(), load_default=list)
 
 
-class _FieldCondition(ma.Schema):
-    in_ = ma.fields.List(ma.fields.Raw(), data_key="in", validate=ma.validate.Length(min=1))
-    not_in = ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1))
-    present = ma.fields.Boolean()
-    lt = ma.fields.Integer(strict=True)
-    lte = ma.fields.Integer(strict=True)
-    gt = ma.fields.Integer(strict=True)
-    gte = ma.fields.Integer(strict=True)
-
+class _NonEmpty(ma.Schema):
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
         if not data:
             raise ma.ValidationError("give at least one of in, not_in, present, lt, lte, gt, gte")
+
+
+# built from a dict because "in" is a Python keyword and cannot be a class attribute
+_FieldCondition = _NonEmpty.from_dict({
+    "in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
+    "not_in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
+    "present": ma.fields.Boolean(),
+    **{key: ma.fields.Integer(strict=True) for key in ("lt", "lte", "gt", "gte")},
+}, name="FieldCondition")
 
 
 def _when_schema():
@@ -137,15 +139,14 @@ def _check_when(file, item, when, signals):
         cond = when.get(field)
         if cond is None:
             continue
-        for key in ("in_", "not_in"):
+        for key in ("in", "not_in"):
             for value in cond.get(key, []):
-                ok = value in allowed if allowed else isinstance(value, str)
+                ok, expected = (allowed[0](value), allowed[1]) if callable(allowed[0]) else (value in allowed, f"one of {list(allowed)}")
                 if not ok:
-                    expected = f"one of {list(allowed)}" if allowed else "a string"
-                    problems.append(Problem(file, item, f"when.{field}.{key.rstrip('_')}", f"{value!r} is not {expected}"))
+                    problems.append(Problem(file, item, f"when.{field}.{key}", f"{value!r} is not {expected}"))
         if field not in NUMERIC and any(k in cond for k in _COMPARISONS):
             problems.append(Problem(file, item, f"when.{field}", "lt, lte, gt and gte apply only to numbers"))
-        if set(cond.get("in_", [])) & set(cond.get("not_in", [])):
+        if set(cond.get("in", [])) & set(cond.get("not_in", [])):
             problems.append(Problem(file, item, f"when.{field}", "can never match: a value both in and not_in"))
     return problems
 
@@ -168,8 +169,8 @@ def _conditions(when: dict) -> list:
         cond = when.get(field)
         if not cond:
             continue
-        if "in_" in cond:
-            terms.append({"$or": [{field: v} for v in cond["in_"]]})
+        if "in" in cond:
+            terms.append({"$or": [{field: v} for v in cond["in"]]})
         if "not_in" in cond:
             # a missing field is "not in" any list; durable's $neq alone is false when it is missing
             terms.append({"$or": [{"$nex": {field: 1}}, {"$and": [{"$neq": {field: v}} for v in cond["not_in"]]}]})

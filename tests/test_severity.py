@@ -30,6 +30,8 @@ HEAD = "levels: {1: a, 2: b, 3: c, 4: d}\ndefault_level: 3\nrules:\n"
     ("- {id: r1, level: 1, description: x, when: {plan: {in: [gold]}}}", "rules[r1]", "when.plan.in", "'gold' is not one of"),
     ("- {id: r1, level: 1, description: x, when: {plan: {gte: 2}}}", "rules[r1]", "when.plan", "only to numbers"),
     ("- {id: r1, level: 1, description: x, when: {signals: {all: [outage], none: [outage]}}}", "rules[r1]", "when.signals", "can never match"),
+    ("- {id: r1, level: 1, description: x, when: {country: {in: [de]}}}", "rules[r1]", "when.country.in", "upper case"),
+    ("- {id: r1, level: 1, description: x, when: {product_area: {not_in: [Finance]}}}", "rules[r1]", "when.product_area.not_in", "lower case"),
     ("- {id: Bad Id, level: 1, description: x, when: {}}", "rules[Bad Id]", "id", "lower-case"),
 ])
 def test_bad_rules_are_refused_naming_file_item_and_field(rule, item, field, words):

@@ -1,0 +1,128 @@
+"""The HTTP contract through the Flask test client: answers, and every class of error."""
+import pytest
+
+from app import create_app
+
+from .conftest import case
+
+
+def test_classify_answers_an_explained_decision(client):
+    body = case("Сервер не работает", "Продуктив лежит, все пользователи без доступа. Срочно!",
+                declared_severity=2, case_id="T-1", reported_at="2026-03-09T10:00:00+03:00")
+    reply = client.post("/v1/classify", json=body)
+    assert reply.status_code == 200
+    data = reply.get_json()
+    assert data["severity"]["level"] == 1 and data["severity"]["name"] == "business-critical outage"
+    assert data["severity"]["source"] == "rules" and data["severity"]["declared"] == 2
+    assert data["severity"]["matched_rules"][0] == {
+        "id": "outage-critical", "severity": 1,
+        "description": "The service is down for everyone, in production, or with business processes stopped.",
+    }
+    assert "Declared 2" in data["severity"]["note"]
+    assert data["language"]["code"] == "ru" and data["language"]["source"] == "detected"
+    assert 0.5 < data["language"]["confidence"] <= 1
+    assert {"outage", "urgent", "production", "widespread"} <= set(data["signals"])
+    assert {"signal": "outage", "source": "ru", "matched": "не работает"} in data["evidence"]
+    assert data["case_id"] == "T-1" and data["reported_at"] == "2026-03-09T10:00:00+03:00"
+    assert len(data["versions"]["rules"]) == 12 and len(data["decision_id"]) == 36
+
+
+def test_given_language_wins_over_detection(client):
+    data = client.post("/v1/classify", json=case("Server down", "Production down", language="pl")).get_json()
+    assert data["language"] == {"code": "pl", "confidence": 1.0, "source": "given"}
+
+
+def test_no_rule_declared_then_default(client):
+    declared = client.post("/v1/classify", json=case("Ticket 12", "See attached log.", declared_severity=2)).get_json()
+    assert declared["severity"]["level"] == 2 and declared["severity"]["source"] == "declared"
+    default = client.post("/v1/classify", json=case("Ticket 12", "See attached log.")).get_json()
+    assert default["severity"]["level"] == 3 and default["severity"]["source"] == "default"
+    assert default["severity"]["matched_rules"] == []
+
+
+def test_environment_field_overrules_the_text(client):
+    data = client.post("/v1/classify", json=case("Prod copy down", "The prod server copy is down.",
+                                                    environment="non-production")).get_json()
+    assert data["severity"]["level"] == 3
+    assert {"signal": "non_production", "source": "environment", "matched": "non-production"} in data["evidence"]
+    assert "production" not in data["signals"]
+
+
+def _error(reply, status):
+    assert reply.status_code == status
+    body = reply.get_json()
+    assert set(body) == {"code", "status", "message", "errors"} and body["code"] == status and body["message"]
+    return body
+
+
+def test_malformed_json_is_400(client):
+    _error(client.post("/v1/classify", data="{not json", content_type="application/json"), 400)
+
+
+def test_non_json_content_type_is_415(client):
+    _error(client.post("/v1/classify", data="subject=x", content_type="application/x-www-form-urlencoded"), 415)
+
+
+def test_oversized_body_is_413(client):
+    _error(client.post("/v1/classify", json=case(description="x" * 70_000)), 413)
+
+
+def test_body_limit_is_configurable(tmp_path):
+    small = create_app({"INSTANCE_DIR": str(tmp_path), "MAX_CONTENT_LENGTH": 1000}).test_client()
+    _error(small.post("/v1/classify", json=case(description="x" * 2000)), 413)
+    assert small.post("/v1/classify", json=case()).status_code == 200
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"subject": ""}, "subject"),
+    ({"subject": "   "}, "subject"),
+    ({"subject": "x" * 501}, "subject"),
+    ({"description": "x" * 20_001}, "description"),
+    ({"customer": {"id": "c", "plan": "gold", "country": "DE"}}, "customer.plan"),
+    ({"customer": {"id": "c", "plan": "basic", "country": "XX"}}, "customer.country"),
+    ({"customer": {"plan": "basic", "country": "DE"}}, "customer.id"),
+    ({"environment": "prod"}, "environment"),
+    ({"declared_severity": 5}, "declared_severity"),
+    ({"declared_severity": "2"}, "declared_severity"),
+    ({"language": "xx"}, "language"),
+    ({"channel": "fax"}, "channel"),
+    ({"reported_at": "2026-06-17T10:00:00"}, "reported_at"),
+    ({"case_id": "x" * 101}, "case_id"),
+    ({"priority": "high"}, "priority"),
+    ({"customer": {"id": "c", "plan": "basic", "country": "DE", "vip": True}}, "customer.vip"),
+    ({"subject": None}, "subject"),
+])
+def test_each_invalid_field_is_422_and_named(client, change, field):
+    body = _error(client.post("/v1/classify", json=case(**change)), 422)
+    assert list(body["errors"]) == [field]
+
+
+def test_all_bad_fields_are_listed_at_once(client):
+    body = _error(client.post("/v1/classify", json={"subject": "", "customer": {"plan": "x"}}), 422)
+    assert {"subject", "description", "customer.id", "customer.plan", "customer.country"} <= set(body["errors"])
+
+
+def test_unknown_path_404_and_wrong_method_405(client):
+    _error(client.get("/v2/nothing"), 404)
+    _error(client.get("/v1/classify"), 405)
+
+
+def test_unexpected_failure_is_500_without_a_trace(app, client, monkeypatch, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["triage"], "classify", explode)
+    body = _error(client.post("/v1/classify", json=case()), 500)
+    assert "secret" not in str(body) and "Traceback" not in str(body)
+    assert "secret internals" in caplog.text
+
+
+def test_health_readiness_and_openapi(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz").get_json()
+    assert ready["status"] == "ready" and ready["rules"]["refused"] is None and len(ready["rules"]["version"]) == 12
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    operation = spec["paths"]["/v1/classify"]["post"]
+    assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
+    assert "Case" in spec["components"]["schemas"] and "Decision" in spec["components"]["schemas"]

@@ -1,0 +1,69 @@
+"""The operator CLI, run as ops run it: the installed console script."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TRIAGE = shutil.which("triage", path=str(Path(sys.executable).parent))
+
+
+def run(*args):
+    return subprocess.run([TRIAGE, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_rules_check_passes_on_the_bundled_rules():
+    done = run("rules", "check")
+    assert done.returncode == 0 and "OK" in done.stdout
+
+
+def test_rules_check_names_file_item_and_field_and_fails(rules_dir):
+    """Structural problems come first (like a compiler's parse errors), then the cross-checks."""
+    severity = rules_dir / "severity.yaml"
+    good = severity.read_text()
+    severity.write_text(good.replace("level: 4\n", "level: 7\n"))
+    done = run("rules", "check", "--rules", str(rules_dir))
+    assert done.returncode == 1
+    assert "severity.yaml: rules[advice].level: a level is 1, 2, 3 or 4" in done.stderr
+    severity.write_text(good.replace("all: [slow]", "all: [slw]"))
+    done = run("rules", "check", "--rules", str(rules_dir))
+    assert done.returncode == 1
+    assert "severity.yaml: rules[slow-response].when.signals.all: undefined signal 'slw'" in done.stderr
+
+
+def test_rules_test_runs_golden_cases_and_reports_failures(rules_dir):
+    done = run("rules", "test", "--rules", str(rules_dir))
+    assert done.returncode == 0 and " 0 failed" in done.stdout
+    severity = rules_dir / "severity.yaml"
+    severity.write_text(severity.read_text().replace("    level: 3\n    description: The system or one component is slow.",
+                                                     "    level: 4\n    description: The system or one component is slow."))
+    done = run("rules", "test", "--rules", str(rules_dir))
+    assert done.returncode == 1
+    assert "FAIL tests/severity-en.yaml declared 1 but only slow: level 4, expected 3" in done.stdout
+
+
+def test_rules_test_refuses_a_malformed_golden_file(rules_dir):
+    (rules_dir / "tests" / "broken.yaml").write_text("cases:\n- name: x\n  case: {subject: s}\n  expect: {level: 9}\n")
+    done = run("rules", "test", "--rules", str(rules_dir))
+    assert done.returncode == 1
+    assert "tests/broken.yaml: cases[x].expect.level" in done.stderr
+
+
+def test_classify_prints_the_decision(tmp_path):
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"subject": "Výpadek", "description": "Produkční systém je nedostupný pro všechny.",
+                                "customer": {"id": "c", "plan": "basic", "country": "CZ"}}))
+    done = run("classify", str(path))
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    assert decision["severity"]["level"] == 1 and decision["language"]["code"] == "cs"
+
+
+@pytest.mark.parametrize("content, words", [("{", "invalid case"), ('{"subject": 1}', "subject")])
+def test_classify_refuses_a_bad_case(tmp_path, content, words):
+    path = tmp_path / "case.json"
+    path.write_text(content)
+    done = run("classify", str(path))
+    assert done.returncode == 1 and words in done.stderr
