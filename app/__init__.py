@@ -13,7 +13,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: settings, the live rules and language detector, the views."""
     app = Flask(__name__)
     config.load(app, overrides)
-    logging.getLogger("triage").setLevel(app.config["LOG_LEVEL"])
+    logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     Triage.from_config(app.config).init_app(app)
     rest = Api(app)

@@ -1,4 +1,5 @@
 """The service object a process holds: live rules, the language detector, and the calls views make."""
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -29,4 +30,5 @@ class Triage:
 
     def readiness(self) -> dict:
         self.rules.get()  # pick up a pending change so readiness reports what a request would use
-        return {"status": "ready", "rules": self.rules.status(), "languages": list(self.detector.codes)}
+        return {"status": "ready", "pid": os.getpid(), "rules": self.rules.status(),
+                "languages": list(self.detector.codes)}

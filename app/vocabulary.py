@@ -41,7 +41,7 @@ class Hit:
 @dataclass(frozen=True)
 class _Matcher:
     signal: str
-    languages: tuple[str, ...]
+    groups: tuple[tuple[str, int], ...]  # each language and the number of its group in `pattern`
     pattern: object
     exclusions: object | None
 
@@ -60,13 +60,15 @@ class Vocabulary:
 
     def find(self, text: str) -> list[Hit]:
         """Every signal the text (as text.words gives it) raises, at most one hit per signal."""
+        data = text.encode()  # once, rather than once per pattern inside the re2 wrapper
         hits = []
         for matcher in self._matchers:
-            subject = matcher.exclusions.sub(" ", text) if matcher.exclusions else text
-            found = matcher.pattern.search(subject)
+            found = matcher.pattern.search(data)
+            if found and matcher.exclusions:
+                found = matcher.pattern.search(matcher.exclusions.sub(b" ", data))
             if found:
-                language = next(lang for lang in matcher.languages if found.group(lang) is not None)
-                hits.append(Hit(matcher.signal, language, found.group(language)))
+                language, group = next((lang, g) for lang, g in matcher.groups if found.group(g) is not None)
+                hits.append(Hit(matcher.signal, language, found.group(group).decode()))
         return hits
 
 
@@ -156,12 +158,13 @@ def compile_vocabulary(file: str, doc: dict) -> Vocabulary:
         langs = tuple(alternatives)
         groups = "|".join(f"(?P<{lang}>" + "|".join(f"(?:{e})" for e in alternatives[lang]) + ")" for lang in langs)
         try:
-            pattern = re2.compile(_bounded(groups), _OPTIONS)
-            excluded = re2.compile(_bounded("|".join(exclusions)), _OPTIONS) if exclusions else None
+            pattern = re2.compile(_bounded(groups).encode(), _OPTIONS)
+            excluded = re2.compile(_bounded("|".join(exclusions)).encode(), _OPTIONS) if exclusions else None
         except re2.error as exc:
             problems.append(Problem(file, item, "", f"cannot compile the signal's vocabulary: {_reason(exc)}"))
             continue
-        matchers.append(_Matcher(name, langs, pattern, excluded))
+        groups_by_language = tuple((lang, pattern.groupindex[lang.encode()]) for lang in langs)
+        matchers.append(_Matcher(name, groups_by_language, pattern, excluded))
     if problems:
         raise RulesInvalid(problems)
     return Vocabulary(languages, descriptions, matchers)

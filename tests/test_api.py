@@ -126,3 +126,10 @@ def test_health_readiness_and_openapi(client):
     operation = spec["paths"]["/v1/classify"]["post"]
     assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
     assert "Case" in spec["components"]["schemas"] and "Decision" in spec["components"]["schemas"]
+
+
+def test_log_level_is_taken_in_any_case(tmp_path):
+    create_app({"INSTANCE_DIR": str(tmp_path), "LOG_LEVEL": "warning"})
+    import logging
+
+    assert logging.getLogger("triage").level == logging.WARNING

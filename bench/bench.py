@@ -1,0 +1,165 @@
+"""Benchmark: prints numbers, asserts nothing. Run with `make bench`.
+
+1. the rule-engine step per case (durable_rules evaluate, bundled rules);
+2. whole in-process classification (language, signals, engine, combine), and with the schemas;
+3. requests per second over HTTP under gunicorn, /v1/classify against a JSON echo view served with
+   the same settings in the same run.
+"""
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.classify import classify_case, facts, with_environment  # noqa: E402
+from app.schemas import CaseSchema, DecisionSchema  # noqa: E402
+from app.text import words  # noqa: E402
+
+COUNTRY = {"en": "GB", "de": "DE", "ru": "RU", "cs": "CZ", "id": "ID", "pl": "PL", "da": "DK"}
+
+
+def sample_bodies() -> list[dict]:
+    bodies = []
+    for name in ("cases.yaml", "holdout.yaml"):
+        sets = yaml.safe_load((ROOT / "tests" / "quality" / name).read_text(encoding="utf-8"))
+        for language, items in sets.items():
+            for item in items:
+                bodies.append({"subject": item["subject"], "description": item["description"],
+                               "customer": {"id": "bench", "plan": "premium", "country": COUNTRY[language]}})
+    return bodies
+
+
+def timed(fn, items, rounds):
+    samples = []
+    for _ in range(rounds):
+        for item in items:
+            start = time.perf_counter_ns()
+            fn(item)
+            samples.append((time.perf_counter_ns() - start) / 1000)
+    samples.sort()
+    return {"n": len(samples), "mean_us": statistics.fmean(samples), "p50_us": samples[len(samples) // 2],
+            "p99_us": samples[int(len(samples) * 0.99)], "max_us": samples[-1]}
+
+
+def in_process():
+    app = create_app({"INSTANCE_DIR": "/tmp/triage-bench"})
+    triage = app.extensions["triage"]
+    rules = triage.rules.get()
+    bodies = sample_bodies()
+    load, dump = CaseSchema().load, DecisionSchema().dump  # built once, as flask-smorest does
+    cases = [load(b) for b in bodies]
+    fact_list = []
+    for case in cases:
+        language = triage.detector.identify(case.text, case.language)
+        evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
+        fact_list.append(facts(case, language, evidence))
+    for case in cases:  # warm-up
+        classify_case(case, rules, triage.detector, case.reported_at)
+    results = {
+        "engine step (durable_rules evaluate)": timed(rules.engine.evaluate, fact_list, 200),
+        "signals (normalise + vocabulary)": timed(lambda c: rules.vocabulary.find(words(c.text)), cases, 50),
+        "language detection (lingua)": timed(lambda c: triage.detector.identify(c.text), cases, 50),
+        "classify_case (core, whole)": timed(lambda c: classify_case(c, rules, triage.detector, c.reported_at), cases, 50),
+        "schema load + classify + dump": timed(lambda b: dump(triage.classify(load(b), time_now())), bodies, 50),
+    }
+    print(f"in-process, {len(cases)} realistic cases in 7 languages, {len(rules.severity.rules)} severity rules, "
+          f"{len(rules.vocabulary.signals)} signals")
+    for name, r in results.items():
+        print(f"  {name:36s} mean {r['mean_us']:8.1f} us  p50 {r['p50_us']:8.1f}  p99 {r['p99_us']:8.1f}  (n={r['n']})")
+    long_case = CaseSchema().load({**bodies[0], "description": (bodies[0]["description"] + " ") * 120})
+    r = timed(lambda c: classify_case(c, rules, triage.detector, c.reported_at), [long_case], 200)
+    print(f"  classify_case, {len(long_case.description)}-char description: p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us")
+
+
+def time_now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(target: str, path: str, body: dict):
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_INSTANCE_DIR": "/tmp/triage-bench",
+           "TRIAGE_LOG_LEVEL": "warning"}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
+                                "--access-logfile", "/dev/null", target], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # ready when a worker answers, not when the port opens
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            if conn.getresponse().status == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def _client(args):
+    port, path, bodies, seconds = args
+    done, errors, deadline, index = 0, 0, time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        body = json.dumps(bodies[index % len(bodies)]).encode()
+        index += 1
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        done += response.status == 200
+        errors += response.status != 200
+    return done, errors
+
+
+def _load(port, path, bodies, clients=4, seconds=8.0):
+    with multiprocessing.Pool(clients) as pool:
+        pool.map(_client, [(port, path, bodies, 1.0)] * clients)  # warm-up
+        started = time.monotonic()
+        results = pool.map(_client, [(port, path, bodies, seconds)] * clients)
+        elapsed = time.monotonic() - started
+    done = sum(r[0] for r in results)
+    errors = sum(r[1] for r in results)
+    return done / elapsed, errors
+
+
+def over_http():
+    bodies = sample_bodies()
+    rates = {}
+    for name, target, path in (("echo", "bench.echo:app", "/echo"), ("classify", "wsgi:app", "/v1/classify")):
+        process, port = _serve(target, path, bodies[0])
+        try:
+            rates[name], errors = _load(port, path, bodies)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        print(f"  {name:9s} {rates[name]:8.0f} requests/s  ({errors} non-200)")
+    print(f"  classify / echo = {rates['classify'] / rates['echo']:.2f}")
+
+
+if __name__ == "__main__":
+    in_process()
+    print("over HTTP: gunicorn (gunicorn.conf.py: 2 sync workers), 4 client processes on the same machine, "
+          "a new connection per request")
+    over_http()

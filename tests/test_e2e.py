@@ -1,0 +1,91 @@
+"""End to end: the real gunicorn server with two workers, over HTTP."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from .conftest import case
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(rules_dir, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_WORKERS": "2",
+           "TRIAGE_RULES_DIR": str(rules_dir), "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
+           "TRIAGE_RULES_CHECK_INTERVAL": "1"}
+    log = open(tmp_path / "gunicorn.log", "w+")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"gunicorn did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.2)
+    yield base, rules_dir, log
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def _workers_on(base, predicate, timeout=15.0) -> dict:
+    """Poll /readyz until both workers (by pid) satisfy `predicate`; return what each one said."""
+    seen, deadline = {}, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = requests.get(f"{base}/readyz", timeout=5).json()
+        seen[ready["pid"]] = ready
+        if len(seen) == 2 and all(predicate(r) for r in seen.values()):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"not every worker got there: {seen}")
+
+
+def test_classify_over_http_and_hot_reload_in_every_worker(server):
+    base, rules_dir, log = server
+    reply = requests.post(f"{base}/v1/classify", json=case("Výpadek", "Produkční systém je nedostupný pro všechny."))
+    assert reply.status_code == 200
+    assert reply.json()["severity"]["level"] == 1 and reply.json()["language"]["code"] == "cs"
+
+    bad = requests.post(f"{base}/v1/classify", data="{oops", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["code"] == 400
+
+    first = _workers_on(base, lambda r: True)
+    old_version = next(iter(first.values()))["rules"]["version"]
+
+    severity = rules_dir / "severity.yaml"
+    good = severity.read_text()
+    severity.write_text(good.replace("    level: 3\n    description: The system or one component is slow.",
+                                     "    level: 4\n    description: The system or one component is slow."))
+    started = time.monotonic()
+    updated = _workers_on(base, lambda r: r["rules"]["version"] != old_version)
+    took = time.monotonic() - started
+    new_version = next(iter(updated.values()))["rules"]["version"]
+    slow = case("Report slow", "The monthly report is slow to load.")
+    assert {requests.post(f"{base}/v1/classify", json=slow).json()["severity"]["level"] for _ in range(10)} == {4}
+    assert took < 5, f"workers took {took:.1f}s to pick up the change"
+
+    severity.write_text(good.replace("all: [slow]", "all: [slw]"))
+    _workers_on(base, lambda r: r["rules"]["refused"] is not None)
+    reply = requests.post(f"{base}/v1/classify", json=slow).json()
+    assert reply["versions"]["rules"] == new_version and reply["severity"]["level"] == 4
+    log.seek(0)
+    assert "undefined signal 'slw'" in log.read()
