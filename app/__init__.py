@@ -12,6 +12,7 @@ from .service import Triage
 def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: settings, the live rules and language detector, the views."""
     app = Flask(__name__)
+    app.json.sort_keys = False  # answer in the schema's order: decision_id, then severity, ...
     config.load(app, overrides)
     logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -84,12 +84,15 @@ class EvidenceSchema(ma.Schema):
 
 
 class DecisionSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
     decision_id = ma.fields.String()
     case_id = ma.fields.Function(lambda d: d.case.case_id, allow_none=True)
-    reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
-    decided_at = ma.fields.DateTime(format="iso")
     severity = ma.fields.Nested(SeveritySchema)
     language = ma.fields.Nested(LanguageSchema)
     signals = ma.fields.List(ma.fields.String())
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
     versions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
+    decided_at = ma.fields.DateTime(format="iso")
