@@ -45,14 +45,19 @@ def rules_check(rules_dir: Path):
     )
 
 
+def _triage(rules_dir: Path):
+    """The same service the server runs (settings, TRIAGE_* variables), on the given rules."""
+    from . import create_app
+
+    return create_app({"RULES_DIR": str(rules_dir)}).extensions["triage"]
+
+
 @rules.command("test")
 @_rules_option
 def rules_test(rules_dir: Path):
     """Run the golden cases in <rules>/tests against the rules."""
-    from .service import Triage
-
     try:
-        triage = Triage.from_config({**DEFAULTS, "RULES_DIR": rules_dir})
+        triage = _triage(rules_dir)
         cases = golden.load(rules_dir / "tests")
     except RulesInvalid as exc:
         for problem in exc.problems:
@@ -74,12 +79,9 @@ def classify(case_file, rules_dir: Path):
     """Classify one case (a JSON file, or - for standard input) and print the decision."""
     from marshmallow import ValidationError
 
-    from .service import Triage
-
     try:
         case = CaseSchema().load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}")
-    triage = Triage.from_config({**DEFAULTS, "RULES_DIR": rules_dir})
-    decision = triage.classify(case, datetime.now(timezone.utc))
+    decision = _triage(rules_dir).classify(case, datetime.now(timezone.utc))
     click.echo(json.dumps(DecisionSchema().dump(decision), indent=2, ensure_ascii=False))
