@@ -19,6 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Triage.from_config(app.config).init_app(app)
     rest = Api(app)
     rest.register_blueprint(api.blp)
+    rest.register_blueprint(api.ops)
     rest.register_blueprint(api.health)
     errors.init_app(app)
     return app

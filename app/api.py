@@ -5,9 +5,10 @@ from flask import abort, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from .schemas import CaseSchema, DecisionSchema
+from .schemas import CaseSchema, CoverageQuerySchema, CoverageSchema, DecisionSchema, PoolStatusSchema
 
 blp = Blueprint("triage", __name__, description="Classify support cases")
+ops = Blueprint("pools", __name__, description="Engineer pools and their coverage")
 health = Blueprint("health", __name__, description="Liveness and readiness")
 
 
@@ -32,6 +33,24 @@ class Classify(MethodView):
     def post(self, case):
         """Decide a case's severity and explain why."""
         return triage().classify(case, now=datetime.now(timezone.utc))
+
+
+@ops.route("/v1/pools")
+class Pools(MethodView):
+    @ops.response(200, PoolStatusSchema(many=True))
+    def get(self):
+        """Every engineer pool, its working hours and holidays, and whether it is open now."""
+        return triage().pools(datetime.now(timezone.utc))
+
+
+@ops.route("/v1/coverage")
+class Coverage(MethodView):
+    @ops.arguments(CoverageQuerySchema, location="query")
+    @ops.response(200, CoverageSchema)
+    @ops.alt_response(422, description="`at` is not an ISO 8601 instant with a UTC offset")
+    def get(self, query):
+        """Which pools are open at an instant, and for the closed ones why and when they open."""
+        return triage().coverage(query.get("at") or datetime.now(timezone.utc))
 
 
 @health.route("/healthz")

@@ -28,6 +28,7 @@ class Case:
     declared_severity: int | None = None
     language: str | None = None
     channel: str | None = None
+    tier: str = "L1"
     case_id: str | None = None
 
     @property

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from .cases import Case
 from .language import LanguageDetector, LanguageGuess
+from .regions import Placement
+from .routing import CaseFacts, Routing, route_case
 from .rulebook import Rulebook
 from .severity import Severity, combine
+from .sla import Entitlement, Sla
 from .text import words
 from .vocabulary import Hit
 
@@ -20,6 +23,10 @@ class Decision:
     language: LanguageGuess
     evidence: tuple[Hit, ...]
     severity: Severity
+    region: Placement
+    sla: Sla
+    routing: Routing
+    entitlement: Entitlement
     versions: dict
 
     @property
@@ -28,12 +35,26 @@ class Decision:
 
 
 def classify_case(case: Case, rules: Rulebook, detector: LanguageDetector, now: datetime) -> Decision:
-    """Detect the language, raise signals, run the severity rules and combine them with the declared level."""
+    """Severity (language, signals, severity rules, declared level), then the deadline and the pool.
+
+    `now` is the instant of the decision: which pools are open is judged at `now`, and the
+    deadline runs from the case's `reported_at`."""
     language = detector.identify(case.text, case.language)
     evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
-    fired = rules.engine.evaluate(facts(case, language, evidence))
+    fact = facts(case, language, evidence)
+    fired = rules.engine.evaluate(fact)
     severity = combine(rules.severity, [rules.severity.rule(rule_id) for rule_id in fired], case.declared_severity)
-    return Decision(new_decision_id(now), case, now, language, evidence, severity, {"rules": rules.version})
+
+    plan = case.customer.plan
+    placement = rules.regions.of(case.customer.country)
+    sla = rules.terms.deadline(plan, severity.level, case.reported_at)
+    routing_facts = CaseFacts(severity.level, placement, case.customer.country, language.code, plan, case.tier,
+                              case.customer.id, case.product_area, case.channel, case.environment)
+    routes_fired = rules.routing_engine.evaluate({**routing_facts.fact(), "signal": fact["signal"]})
+    routing = route_case(routing_facts, rules.routes, routes_fired, rules.pools, sla.due_at,
+                         rules.terms.clock_of(plan).always_open, now)
+    return Decision(new_decision_id(now), case, now, language, evidence, severity, placement, sla, routing,
+                    rules.terms.entitlement(plan, case.channel), {"rules": rules.version})
 
 
 # A stated environment raises its signal and overrules what the text suggests about it.

@@ -72,16 +72,56 @@ def rules_test(rules_dir: Path):
     sys.exit(0 if passed == len(outcomes) else 1)
 
 
-@main.command("classify")
-@click.argument("case_file", type=click.File("r"))
-@_rules_option
-def classify(case_file, rules_dir: Path):
-    """Classify one case (a JSON file, or - for standard input) and print the decision."""
+def _instant(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant")
+    if at.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no UTC offset")
+    return at
+
+
+def _decide(case_file, rules_dir: Path, at):
     from marshmallow import ValidationError
 
     try:
         case = CaseSchema().load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}")
-    decision = _triage(rules_dir).classify(case, datetime.now(timezone.utc))
+    return _triage(rules_dir).classify(case, at or datetime.now(timezone.utc))
+
+
+_at_option = click.option("--at", callback=_instant, help="The instant of the decision (ISO 8601 with offset); default now.")
+
+
+@main.command("classify")
+@click.argument("case_file", type=click.File("r"))
+@_rules_option
+@_at_option
+def classify(case_file, rules_dir: Path, at):
+    """Classify one case (a JSON file, or - for standard input) and print the whole decision as JSON."""
+    decision = _decide(case_file, rules_dir, at)
     click.echo(json.dumps(DecisionSchema().dump(decision), indent=2, ensure_ascii=False))
+
+
+@main.command("route")
+@click.argument("case_file", type=click.File("r"))
+@_rules_option
+@_at_option
+def route(case_file, rules_dir: Path, at):
+    """Route one case as at an instant: the pool, the deadline, and the trace of why."""
+    decision = _decide(case_file, rules_dir, at)
+    routing, sla = decision.routing, decision.sla
+    click.echo(f"severity {decision.severity.level} ({decision.severity.name}), region {decision.region.region}")
+    click.echo(f"pool     {routing.pool.id} ({routing.pool.tier}), answers in {routing.respond_in}, "
+               + ("open now" if routing.open_now else f"opens {routing.available_at.isoformat()}"))
+    click.echo(f"due      {sla.due_at.isoformat()} ({sla.plan}, {sla.target_minutes} min on the {sla.clock} clock"
+               + ("" if sla.guaranteed else ", not guaranteed") + ")")
+    for problem in decision.entitlement.problems:
+        click.echo(f"entitlement: {problem}")
+    click.echo("trace:")
+    for line in routing.trace:
+        click.echo(f"  - {line}")

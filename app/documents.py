@@ -1,4 +1,5 @@
 """Strict loading of the YAML rule documents, with problems that name the file, the item and the field."""
+import re
 from dataclasses import dataclass
 
 import marshmallow
@@ -48,6 +49,15 @@ def _construct_mapping(loader, node, deep=False):
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+# Booleans as in YAML 1.2: only true and false. YAML 1.1 also reads yes/no/on/off, which turns
+# Norway's country code NO into false.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
 
 def parse_yaml(file: str, text: str):
     """Parse YAML text strictly; a syntax error or a duplicate key becomes a Problem."""
@@ -65,6 +75,8 @@ def load(file: str, text: str, schema: marshmallow.Schema, item_key: str = "id")
     data = parse_yaml(file, text)
     if not isinstance(data, dict):
         raise RulesInvalid([Problem(file, "", "", "the document must be a mapping")])
+    # top-level keys starting with "x-" only hold YAML anchors for reuse (as in docker-compose)
+    data = {key: value for key, value in data.items() if not str(key).startswith("x-")}
     try:
         return schema.load(data)
     except marshmallow.ValidationError as err:

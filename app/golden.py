@@ -10,11 +10,25 @@ from .schemas import CaseSchema
 
 
 class _Expect(ma.Schema):
-    level = ma.fields.Integer(strict=True, required=True, validate=ma.validate.OneOf((1, 2, 3, 4)))
+    level = ma.fields.Integer(strict=True, validate=ma.validate.OneOf((1, 2, 3, 4)))
+    region = ma.fields.String()
+    pool = ma.fields.String()
+    respond_in = ma.fields.String()
+    open_now = ma.fields.Boolean()
+    available_at = ma.fields.AwareDateTime(format="iso")
+    due_at = ma.fields.AwareDateTime(format="iso")
+    guaranteed = ma.fields.Boolean()
+    entitled = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("expect at least one of " + ", ".join(self.fields))
 
 
 class _Golden(ma.Schema):
     name = ma.fields.String(required=True)
+    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "the instant of the decision; default reported_at"})
     case = ma.fields.Dict(required=True)
     expect = ma.fields.Nested(_Expect, required=True)
 
@@ -29,6 +43,7 @@ class GoldenCase:
     name: str
     body: dict
     expect: dict
+    at: object = None  # datetime | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,7 @@ def load(tests_dir: Path) -> list[GoldenCase]:
             except ma.ValidationError as err:
                 problems += documents.problems_from(file, {"cases": {entry["name"]: {"case": err.messages}}}, {})
                 continue
-            cases.append(GoldenCase(file, entry["name"], entry["case"], entry["expect"]))
+            cases.append(GoldenCase(file, entry["name"], entry["case"], entry["expect"], entry.get("at")))
     if problems:
         raise RulesInvalid(problems)
     return cases
@@ -68,16 +83,23 @@ def run(cases: list[GoldenCase], classify) -> list[Outcome]:
     outcomes = []
     for golden in cases:
         case = CaseSchema().load(golden.body)
-        decision = classify(case, case.reported_at)
-        failures = []
-        if decision.severity.level != golden.expect["level"]:
+        decision = classify(case, golden.at or case.reported_at)
+        got = {
+            "level": decision.severity.level, "region": decision.region.region, "pool": decision.routing.pool.id,
+            "respond_in": decision.routing.respond_in, "open_now": decision.routing.open_now,
+            "available_at": decision.routing.available_at, "due_at": decision.sla.due_at,
+            "guaranteed": decision.sla.guaranteed, "entitled": decision.entitlement.ok,
+        }
+        failures = [f"{key} {_show(got[key])}, expected {_show(want)}" for key, want in golden.expect.items() if got[key] != want]
+        if failures:
             fired = [r.id for r in decision.severity.matched_rules] or ["no rule"]
-            failures.append(
-                f"level {decision.severity.level}, expected {golden.expect['level']} "
-                f"(signals {decision.signals}, rules {fired})"
-            )
+            failures.append(f"signals {decision.signals}, severity rules {fired}, trace {list(decision.routing.trace)}")
         outcomes.append(Outcome(golden, failures))
     return outcomes
+
+
+def _show(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else repr(value)
 
 
 

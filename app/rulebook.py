@@ -3,7 +3,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import documents, severity, vocabulary
+from . import documents, pools, regions, routing, severity, sla, vocabulary
 from .documents import Problem, RulesInvalid
 from .engine import RuleEngine
 
@@ -11,6 +11,10 @@ from .engine import RuleEngine
 SCHEMAS = {
     "signals": vocabulary.SignalsSchema(),
     "severity": severity.SeveritySchema(),
+    "regions": regions.RegionsSchema(),
+    "pools": pools.PoolsSchema(),
+    "routing": routing.RoutingSchema(),
+    "sla": sla.SlaSchema(),
 }
 
 
@@ -20,6 +24,11 @@ class Rulebook:
     vocabulary: vocabulary.Vocabulary
     severity: severity.SeverityPolicy
     engine: RuleEngine
+    regions: regions.Regions
+    pools: dict  # id -> Pool, in file order
+    routes: tuple
+    routing_engine: RuleEngine
+    terms: sla.Terms
 
 
 def read_sources(rules_dir: Path) -> dict[str, str]:
@@ -48,8 +57,24 @@ def build(sources: dict[str, str]) -> Rulebook:
                 problems += exc.problems
     if problems:
         raise RulesInvalid(problems)
-    vocab = vocabulary.compile_vocabulary("signals.yaml", docs["signals"])
-    policy = severity.build_policy("severity.yaml", docs["severity"], vocab.signals)
+    def attempt(step):
+        try:
+            return step()
+        except RulesInvalid as exc:
+            problems.extend(exc.problems)
+
+    # a document whose inputs failed is cross-checked once they are fixed
+    vocab = attempt(lambda: vocabulary.compile_vocabulary("signals.yaml", docs["signals"]))
+    policy = vocab and attempt(lambda: severity.build_policy("severity.yaml", docs["severity"], vocab.signals))
+    segments = attempt(lambda: regions.build("regions.yaml", docs["regions"]))
+    teams = segments and attempt(lambda: pools.build("pools.yaml", docs["pools"], segments))
+    routes = vocab and teams and attempt(
+        lambda: routing.build("routing.yaml", docs["routing"], segments, teams, vocab.signals))
+    terms = attempt(lambda: sla.build("sla.yaml", docs["sla"]))
+    if problems:
+        raise RulesInvalid(problems)
     version = version_of(sources)
-    engine = RuleEngine(f"severity_{version}", severity.engine_rules(policy))
-    return Rulebook(version, vocab, policy, engine)
+    return Rulebook(
+        version, vocab, policy, RuleEngine(f"severity_{version}", severity.engine_rules(policy)),
+        segments, teams, routes, RuleEngine(f"routing_{version}", routing.engine_rules(routes)), terms,
+    )

@@ -5,6 +5,7 @@ import marshmallow as ma
 import pycountry
 
 from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS, Case, Customer
+from .pools import TIERS
 
 
 def _not_blank(value: str) -> None:
@@ -43,6 +44,7 @@ class CaseSchema(ma.Schema):
     declared_severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
     language = ma.fields.String(validate=_language, metadata={"description": "ISO 639-1; detected when absent"})
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    tier = ma.fields.String(validate=ma.validate.OneOf(TIERS), metadata={"description": "EE or SE re-routes an escalated case"})
     reported_at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 with a UTC offset; default now"})
     case_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
 
@@ -83,6 +85,31 @@ class EvidenceSchema(ma.Schema):
     matched = ma.fields.String(metadata={"description": "the words that matched (normalised), or the field's value"})
 
 
+class SlaSchema(ma.Schema):
+    plan = ma.fields.String()
+    target_minutes = ma.fields.Integer()
+    clock = ma.fields.String(metadata={"description": "the plan's clock: business-hours or 24/7"})
+    due_at = ma.fields.DateTime(format="iso")
+    guaranteed = ma.fields.Boolean(metadata={"description": "false when the plan defines no target for the level"})
+    note = ma.fields.String(allow_none=True)
+
+
+class RoutingSchema(ma.Schema):
+    pool = ma.fields.Function(lambda r: r.pool.id)
+    tier = ma.fields.Function(lambda r: r.pool.tier)
+    respond_in = ma.fields.String(metadata={"description": "the language the pool answers in"})
+    open_now = ma.fields.Boolean()
+    available_at = ma.fields.DateTime(format="iso", metadata={"description": "when the pool is (or was) open"})
+    urgent = ma.fields.Boolean()
+    routes = ma.fields.List(ma.fields.String(), metadata={"description": "the routing rules that decided"})
+    trace = ma.fields.List(ma.fields.String(), metadata={"description": "every step, and why pools were passed over"})
+
+
+class EntitlementSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+    problems = ma.fields.List(ma.fields.String())
+
+
 class DecisionSchema(ma.Schema):
     class Meta:
         ordered = True
@@ -93,6 +120,50 @@ class DecisionSchema(ma.Schema):
     language = ma.fields.Nested(LanguageSchema)
     signals = ma.fields.List(ma.fields.String())
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
+    region = ma.fields.Function(lambda d: d.region.region)
+    sla = ma.fields.Nested(SlaSchema)
+    routing = ma.fields.Nested(RoutingSchema)
+    entitlement = ma.fields.Nested(EntitlementSchema)
     versions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
     reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
     decided_at = ma.fields.DateTime(format="iso")
+
+
+class PoolSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    id = ma.fields.String()
+    description = ma.fields.String()
+    tier = ma.fields.String()
+    region = ma.fields.String(allow_none=True)
+    countries = ma.fields.List(ma.fields.String())
+    languages = ma.fields.List(ma.fields.String())
+    areas = ma.fields.List(ma.fields.String())
+    timezone = ma.fields.String()
+    hours = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    holiday_calendar = ma.fields.Dict(allow_none=True)
+    always_open = ma.fields.Boolean()
+    customers = ma.fields.List(ma.fields.String())
+    plans = ma.fields.List(ma.fields.String())
+
+
+class PoolStatusSchema(PoolSchema):
+    open_now = ma.fields.Boolean()
+    closed_reason = ma.fields.String(allow_none=True)
+
+
+class CoverageQuerySchema(ma.Schema):
+    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 instant with a UTC offset; default now"})
+
+
+class ClosedPoolSchema(ma.Schema):
+    pool = ma.fields.String()
+    reason = ma.fields.String()
+    opens_at = ma.fields.DateTime(format="iso")
+
+
+class CoverageSchema(ma.Schema):
+    at = ma.fields.DateTime(format="iso")
+    open = ma.fields.List(ma.fields.String())
+    closed = ma.fields.List(ma.fields.Nested(ClosedPoolSchema))

@@ -28,6 +28,22 @@ class Triage:
     def classify(self, case: Case, now: datetime) -> Decision:
         return classify_case(case, self.rules.get(), self.detector, now)
 
+    def pools(self, now: datetime) -> list[dict]:
+        """Every pool, with whether it is open at `now` and why not."""
+        return [{**pool.describe(), "open_now": pool.closed_reason(now) is None, "closed_reason": pool.closed_reason(now)}
+                for pool in self.rules.get().pools.values()]
+
+    def coverage(self, at: datetime) -> dict:
+        """Which pools are open at `at`; for the closed ones, why and when they open."""
+        open_, closed = [], []
+        for pool in self.rules.get().pools.values():
+            reason = pool.closed_reason(at)
+            if reason is None:
+                open_.append(pool.id)
+            else:
+                closed.append({"pool": pool.id, "reason": reason, "opens_at": pool.calendar.next_opening(at)})
+        return {"at": at, "open": open_, "closed": closed}
+
     def readiness(self) -> dict:
         self.rules.get()  # pick up a pending change so readiness reports what a request would use
         return {"status": "ready", "pid": os.getpid(), "rules": self.rules.status(),
