@@ -123,5 +123,8 @@ def _problem(file, path, data, item_key, message) -> Problem:
         item = f"{collection}[{entry[item_key]}]"
     elif not isinstance(key, int):
         item = f"{collection}.{key}"
-    field = ".".join(str(p) for p in rest if p != "_schema")
+    field = ""
+    for part in rest:
+        if part != "_schema":
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
     return Problem(file, item, field, message)
