@@ -45,16 +45,22 @@ def classify_case(case: Case, rules: Rulebook, detector: LanguageDetector, now: 
     fired = rules.engine.evaluate(fact)
     severity = combine(rules.severity, [rules.severity.rule(rule_id) for rule_id in fired], case.declared_severity)
 
+    return Decision(new_decision_id(now), case, now, language, evidence, severity,
+                    *assign(case, language.code, severity.level, fact["signal"], rules, now), {"rules": rules.version})
+
+
+def assign(case: Case, language: str, level: int, signals: dict, rules: Rulebook, now: datetime
+           ) -> tuple[Placement, Sla, Routing, Entitlement]:
+    """Region, response deadline, pool and entitlement for a case whose severity is decided."""
     plan = case.customer.plan
     placement = rules.regions.of(case.customer.country)
-    sla = rules.terms.deadline(plan, severity.level, case.reported_at)
-    routing_facts = CaseFacts(severity.level, placement, case.customer.country, language.code, plan, case.tier,
+    sla = rules.terms.deadline(plan, level, case.reported_at)
+    routing_facts = CaseFacts(level, placement, case.customer.country, language, plan, case.tier,
                               case.customer.id, case.product_area, case.channel, case.environment)
-    routes_fired = rules.routing_engine.evaluate({**routing_facts.fact(), "signal": fact["signal"]})
-    routing = route_case(routing_facts, rules.routes, routes_fired, rules.pools, sla.due_at,
+    fired = rules.routing_engine.evaluate({**routing_facts.fact(), "signal": signals})
+    routing = route_case(routing_facts, rules.routes, fired, rules.pools, sla.due_at,
                          rules.terms.clock_of(plan).always_open, now)
-    return Decision(new_decision_id(now), case, now, language, evidence, severity, placement, sla, routing,
-                    rules.terms.entitlement(plan, case.channel), {"rules": rules.version})
+    return placement, sla, routing, rules.terms.entitlement(plan, case.channel)
 
 
 # A stated environment raises its signal and overrules what the text suggests about it.

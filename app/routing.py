@@ -127,7 +127,7 @@ def build(file: str, doc: dict, regions: Regions, pools: dict[str, Pool], signal
     last = routes[-1]
     if last.when or last.continue_:
         problems.append(Problem(file, f"routes[{last.id}]", "when", "the last route must match every case (when: {}) and not continue"))
-    elif not problems and not any(_fixed(s) and _select(s, pools, None) for s in last.candidates):
+    elif not problems and not any(_fixed(s) and _select(s, list(pools.values()), None) for s in last.candidates):
         problems.append(Problem(file, f"routes[{last.id}]", "candidates",
                                 "give at least one candidate without `case` that names an existing pool, so every case finds one"))
     if problems:
@@ -165,10 +165,9 @@ def _check_selector(file, item, where, selector, regions, pools) -> list[Problem
     return problems
 
 
-def _select(selector: dict, pools: dict[str, Pool], case: CaseFacts | None) -> list[Pool]:
-    """The pools a selector names that serve the case, in pools.yaml order; `case` with no value for
-    the case does not restrict. Without a case (checking the document), every pool is eligible."""
-    eligible = [pool for pool in pools.values() if case is None or pool.serves(case.customer, case.plan)]
+def _select(selector: dict, eligible: list[Pool], case: CaseFacts | None) -> list[Pool]:
+    """The pools among `eligible` that a selector names, in pools.yaml order; `case` with no value
+    for the case does not restrict."""
     if "pool" in selector:
         return [pool for pool in eligible if pool.id == selector["pool"]]
     wanted = {}
@@ -203,12 +202,17 @@ def route_case(case: CaseFacts, routes: tuple[Route, ...], fired: list[str], poo
     trace = [f"region {case.region.region}: {case.region.how}"]
     trace += [f"route {route.id}: {route.description}" for route in taken]
 
-    candidates = [pool for pool in pools.values() if case.customer in pool.customers and pool.serves(case.customer, case.plan)]
+    eligible = [pool for pool in pools.values() if pool.serves(case.customer, case.plan)]
+    candidates = [pool for pool in eligible if case.customer in pool.customers]
     for pool in candidates:
         trace.append(f"{pool.id}: dedicated team of customer {case.customer}")
+    seen = {pool.id for pool in candidates}
     for route in taken:
         for selector in route.candidates:
-            candidates += [pool for pool in _select(selector, pools, case) if pool not in candidates]
+            for pool in _select(selector, eligible, case):
+                if pool.id not in seen:
+                    seen.add(pool.id)
+                    candidates.append(pool)
     first = candidates[0]
 
     urgent, why = _urgency(case, first, due_at, always_on_clock, now)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from app.classify import classify_case, facts, with_environment  # noqa: E402
+from app.classify import assign, classify_case, facts, with_environment  # noqa: E402
 from app.schemas import CaseSchema, DecisionSchema  # noqa: E402
 from app.text import words  # noqa: E402
 
@@ -59,17 +59,20 @@ def in_process():
     bodies = sample_bodies()
     load, dump = CaseSchema().load, DecisionSchema().dump  # built once, as flask-smorest does
     cases = [load(b) for b in bodies]
-    fact_list = []
+    fact_list, decided = [], []
     for case in cases:
         language = triage.detector.identify(case.text, case.language)
         evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
         fact_list.append(facts(case, language, evidence))
+        decided.append((case, language.code, classify_case(case, rules, triage.detector, case.reported_at).severity.level,
+                        fact_list[-1]["signal"]))
     for case in cases:  # warm-up
         classify_case(case, rules, triage.detector, case.reported_at)
     results = {
         "engine step (durable_rules evaluate)": timed(rules.engine.evaluate, fact_list, 200),
         "signals (normalise + vocabulary)": timed(lambda c: rules.vocabulary.find(words(c.text)), cases, 50),
         "language detection (lingua)": timed(lambda c: triage.detector.identify(c.text), cases, 50),
+        "routing + deadline (assign)": timed(lambda d: assign(*d, rules, d[0].reported_at), decided, 50),
         "classify_case (core, whole)": timed(lambda c: classify_case(c, rules, triage.detector, c.reported_at), cases, 50),
         "schema load + classify + dump": timed(lambda b: dump(triage.classify(load(b), time_now())), bodies, 50),
     }

@@ -133,3 +133,50 @@ def test_log_level_is_taken_in_any_case(tmp_path):
     import logging
 
     assert logging.getLogger("triage").level == logging.WARNING
+
+
+def test_decision_carries_region_deadline_routing_and_entitlement(client):
+    body = case("Fehler beim Speichern", "Beim Speichern erscheint eine Fehlermeldung.",
+                customer={"id": "de-shop", "plan": "basic", "country": "DE"}, channel="chat",
+                reported_at="2026-06-19T17:30:00+02:00")
+    data = client.post("/v1/classify", json=body).get_json()
+    assert data["region"] == "EMEA"
+    assert data["sla"] == {"plan": "basic", "target_minutes": 720, "clock": "business-hours",
+                           "due_at": "2026-06-23T11:30:00+02:00", "guaranteed": True, "note": None}
+    routing = data["routing"]
+    assert routing["pool"] == "de-l1" and routing["tier"] == "L1" and routing["respond_in"] == "de"
+    assert routing["routes"] == ["first-line"] and routing["trace"][-1].startswith("chosen de-l1")
+    assert data["entitlement"] == {"ok": False, "problems": ["channel chat is not included in plan basic (ticket)"]}
+
+
+def test_tier_is_validated(client):
+    body = _error(client.post("/v1/classify", json=case(tier="L3")), 422)
+    assert list(body["errors"]) == ["tier"]
+
+
+def test_pools_list_every_pool_with_hours_holidays_and_whether_open(client):
+    pools = client.get("/v1/pools").get_json()
+    by_id = {pool["id"]: pool for pool in pools}
+    assert {"ru-l1", "pl-l1", "dk-l1", "de-l1", "cz-l1", "id-l1", "us-l1", "premium-247", "se-global"} <= set(by_id)
+    ru = by_id["ru-l1"]
+    assert ru["tier"] == "L1" and ru["region"] == "EMEA" and ru["languages"] == ["ru", "en"]
+    assert ru["timezone"] == "Europe/Moscow" and ru["hours"]["mon"] == ["09:00-18:00"] and "sat" not in ru["hours"]
+    assert ru["holiday_calendar"]["country"] == "RU" and ru["always_open"] is False
+    assert by_id["premium-247"]["always_open"] is True and by_id["premium-247"]["open_now"] is True
+    assert all(isinstance(pool["open_now"], bool) for pool in pools)
+
+
+def test_coverage_at_an_instant(client):
+    data = client.get("/v1/coverage", query_string={"at": "2026-03-09T10:00:00+03:00"}).get_json()
+    assert data["at"] == "2026-03-09T10:00:00+03:00"
+    assert "id-l1" in data["open"] and "premium-247" in data["open"] and "ru-l1" not in data["open"]
+    closed = {entry["pool"]: entry for entry in data["closed"]}
+    assert closed["ru-l1"] == {"pool": "ru-l1", "reason": "public holiday International Women's Day (observed) in RU",
+                               "opens_at": "2026-03-10T09:00:00+03:00"}
+    assert closed["pl-l1"]["opens_at"] == "2026-03-09T09:00:00+01:00"
+
+
+@pytest.mark.parametrize("value", ["2026-03-09T10:00:00", "yesterday"])
+def test_coverage_refuses_an_instant_without_offset(client, value):
+    body = _error(client.get("/v1/coverage", query_string={"at": value}), 422)
+    assert list(body["errors"]) == ["at"]

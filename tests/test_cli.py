@@ -67,3 +67,24 @@ def test_classify_refuses_a_bad_case(tmp_path, content, words):
     path.write_text(content)
     done = run("classify", str(path))
     assert done.returncode == 1 and words in done.stderr
+
+
+def test_route_prints_pool_deadline_and_trace_at_an_instant(tmp_path):
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"subject": "Сервер не работает", "description": "Продуктив лежит, все пользователи без доступа.",
+                                "customer": {"id": "ru-bank", "plan": "advanced", "country": "RU"},
+                                "reported_at": "2026-03-09T10:00:00+03:00"}, ensure_ascii=False))
+    done = run("route", str(path), "--at", "2026-03-09T10:00:00+03:00")
+    assert done.returncode == 0, done.stderr
+    assert "pool     id-l1 (L1), answers in en, open now" in done.stdout
+    assert "due      2026-03-09T14:00:00+03:00 (advanced, 240 min on the 24/7 clock, not guaranteed)" in done.stdout
+    assert "ru-l1: closed, public holiday International Women's Day (observed) in RU" in done.stdout
+    later = run("route", str(path), "--at", "2026-03-09T12:00:00+03:00")
+    assert "pool     pl-l1 (L1), answers in ru, open now" in later.stdout
+
+
+def test_route_refuses_an_instant_without_offset(tmp_path):
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"subject": "x", "description": "y", "customer": {"id": "c", "plan": "basic", "country": "DE"}}))
+    done = run("route", str(path), "--at", "2026-03-09T10:00:00")
+    assert done.returncode == 2 and "has no UTC offset" in done.stderr
