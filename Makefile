@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/triage rules check
+	$(BIN)/triage db upgrade
+	$(BIN)/triage tokens bootstrap
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(STAMP)

@@ -17,9 +17,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     Triage.from_config(app.config).init_app(app)
-    rest = Api(app)
-    rest.register_blueprint(api.blp)
-    rest.register_blueprint(api.ops)
-    rest.register_blueprint(api.health)
+    rest = Api(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for blueprint in (api.cases, api.decisions, api.ops, api.admin, api.health):
+        rest.register_blueprint(blueprint)
+    app.before_request(api.authenticate)
     errors.init_app(app)
     return app

@@ -125,3 +125,88 @@ def route(case_file, rules_dir: Path, at):
     click.echo("trace:")
     for line in routing.trace:
         click.echo(f"  - {line}")
+
+
+def _app(**overrides):
+    from . import create_app
+
+    return create_app(overrides)
+
+
+@main.group()
+def db():
+    """The decision store's schema."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply the migrations to TRIAGE_DATABASE_URL (default: the SQLite file in the instance folder)."""
+    from . import config, store
+    from flask import Flask
+
+    app = Flask("triage-cli")
+    config.load(app, None)
+    url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.config['INSTANCE_DIR']) / 'triage.db'}"
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    store.upgrade(url)
+    click.echo(f"database at revision {store.head_revision()}")
+
+
+@main.group()
+def tokens():
+    """Access tokens: create (shown once), list, revoke."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(["intake", "engineer", "ops", "analyst", "admin"]))
+@click.option("--name", required=True, help="Who or what uses it.")
+def tokens_create(role, name):
+    """Create a token; it is printed alone on the last line, once, and only its hash is kept."""
+    record, token = _app().extensions["triage"].tokens.create(name, role)
+    click.echo(f"token {record['id']} for {name} ({role}); keep it now, it is not shown again:")
+    click.echo(token)
+
+
+@tokens.command("list")
+def tokens_list():
+    """Every token: id, role, name, created, revoked."""
+    for t in _app().extensions["triage"].store.tokens():
+        revoked = f"revoked {t['revoked_at'].isoformat()}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']}  {t['role']:8s}  {t['name']}  created {t['created_at'].isoformat()}  {revoked}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id):
+    """Revoke a token by its id."""
+    if not _app().extensions["triage"].tokens.revoke(token_id):
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens.command("bootstrap")
+def tokens_bootstrap():
+    """Create a first admin token if there is none (printed once); otherwise say how to make one."""
+    triage = _app().extensions["triage"]
+    if any(t["role"] == "admin" and t["revoked_at"] is None for t in triage.store.tokens()):
+        click.echo("an admin token exists; make more with: .venv/bin/triage tokens create --role admin --name YOU")
+        return
+    record, token = triage.tokens.create("first admin", "admin")
+    click.echo(f"first admin token {record['id']} (shown once; use it as Authorization: Bearer <token>):")
+    click.echo(token)
+
+
+@main.group()
+def decisions():
+    """Stored decisions, for analysts."""
+
+
+@decisions.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--since", callback=_instant, help="Only decisions made at or after this instant (ISO 8601 with offset).")
+@click.option("--output", type=click.File("w"), default="-", help="File to write; default standard output.")
+def decisions_export(fmt, since, output):
+    """Write every decision with its latest correction (the correction wins as the label)."""
+    from .api import export_text
+
+    output.write(export_text(_app().extensions["triage"].store.export(since), fmt))

@@ -14,6 +14,10 @@ DEFAULTS = {
     "DEFAULT_LANGUAGE": "en",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "LOG_LEVEL": "INFO",
+    "DATABASE_URL": "",  # empty: a SQLite file in the instance folder, migrated on start
+    "RECORD_DECISIONS": True,
+    "SPOOL_FLUSH_INTERVAL": 5.0,  # seconds between attempts to write spooled decisions
+    "TOKEN_REFRESH_INTERVAL": 5.0,  # seconds a process trusts its copy of the tokens
     # flask-smorest
     "API_TITLE": "triage",
     "API_VERSION": "1",

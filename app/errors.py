@@ -9,6 +9,8 @@ log = logging.getLogger("triage.errors")
 
 _MESSAGES = {
     400: "The request body is not valid JSON.",
+    401: "Send a valid token: Authorization: Bearer <token>.",
+    403: "The token's role may not do this.",
     404: "There is nothing at this path.",
     405: "This method is not allowed here.",
     413: "The request body is larger than allowed.",
@@ -36,7 +38,7 @@ def _http_error(exc: HTTPException):
     data = getattr(exc, "data", None) or {}
     errors = _flatten(data.get("messages", {}))
     message = data.get("message") or _MESSAGES.get(exc.code) or exc.description
-    headers = dict(exc.get_headers()) if exc.code == 405 else data.get("headers")
+    headers = dict(exc.get_headers()) if exc.code == 405 else dict(data.get("headers") or {})
     if headers:
         headers.pop("Content-Type", None)
     return envelope(exc.code, message, errors, headers)

@@ -5,6 +5,7 @@ import marshmallow as ma
 import pycountry
 
 from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS, Case, Customer
+from .auth import ROLES
 from .pools import TIERS
 
 
@@ -167,3 +168,82 @@ class CoverageSchema(ma.Schema):
     at = ma.fields.DateTime(format="iso")
     open = ma.fields.List(ma.fields.String())
     closed = ma.fields.List(ma.fields.Nested(ClosedPoolSchema))
+
+
+class DecisionQuerySchema(ma.Schema):
+    since = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided at or after"})
+    until = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided before"})
+    customer = ma.fields.String()
+    severity = ma.fields.Integer(validate=ma.validate.OneOf(LEVELS))
+    pool = ma.fields.String()
+    source = ma.fields.String(validate=ma.validate.OneOf(("rules", "declared", "default", "classifier")))
+    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+class FeedbackRecordSchema(ma.Schema):
+    id = ma.fields.Integer()
+    severity = ma.fields.Integer(allow_none=True)
+    pool = ma.fields.String(allow_none=True)
+    comment = ma.fields.String(allow_none=True)
+    by = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+
+
+class DecisionSummarySchema(ma.Schema):
+    decision_id = ma.fields.String()
+    decided_at = ma.fields.DateTime(format="iso")
+    reported_at = ma.fields.DateTime(format="iso")
+    customer_id = ma.fields.String()
+    plan = ma.fields.String()
+    severity = ma.fields.Integer()
+    source = ma.fields.String()
+    pool = ma.fields.String()
+    rules_version = ma.fields.String()
+    model_version = ma.fields.String(allow_none=True)
+
+
+class StoredDecisionSchema(DecisionSummarySchema):
+    request = ma.fields.Dict(metadata={"description": "the case as the client sent it"})
+    answer = ma.fields.Dict(metadata={"description": "the whole answer the client got"})
+    stored_at = ma.fields.DateTime(format="iso")
+    feedback = ma.fields.List(ma.fields.Nested(FeedbackRecordSchema))
+
+
+class DecisionPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DecisionSummarySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class FeedbackSchema(ma.Schema):
+    severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
+    pool = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+    by = ma.fields.String(validate=ma.validate.Length(min=1, max=100), metadata={"description": "default: the token's name"})
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not any(key in data for key in ("severity", "pool", "comment")):
+            raise ma.ValidationError("give a severity, a pool or a comment", field_name="severity")
+
+
+class ExportQuerySchema(ma.Schema):
+    format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(("csv", "jsonl")))
+    since = ma.fields.AwareDateTime(format="iso")
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    role = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+    revoked_at = ma.fields.DateTime(format="iso", allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "shown once; only its hash is kept"})
+
+
+class NewTokenSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))

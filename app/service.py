@@ -1,32 +1,103 @@
-"""The service object a process holds: live rules, the language detector, and the calls views make."""
+"""The service object a process holds: live rules, the language detector, the decision store and
+tokens, and the calls views and the CLI make."""
+import dataclasses
+import logging
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
+from . import store as store_mod
+from .auth import Tokens
 from .cases import Case
 from .classify import Decision, classify_case
 from .language import LanguageDetector
 from .live import LiveRules
+from .schemas import DecisionSchema
+from .spool import Flusher, Spool
+
+log = logging.getLogger("triage.service")
+_dump = DecisionSchema().dump
 
 
 class Triage:
-    def __init__(self, rules: LiveRules, detector: LanguageDetector):
-        self.rules = rules
-        self.detector = detector
+    def __init__(self, rules: LiveRules, detector: LanguageDetector, store=None, spool=None, tokens=None,
+                 record_decisions: bool = True):
+        self.rules, self.detector = rules, detector
+        self.store, self.spool, self.tokens = store, spool, tokens
+        self.record_decisions = record_decisions
+        self.flusher = None
 
     @classmethod
     def from_config(cls, config) -> "Triage":
         languages = [code.strip() for code in str(config["LANGUAGES"]).split(",") if code.strip()]
-        return cls(
+        instance = Path(config["INSTANCE_DIR"])
+        url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'triage.db'}"
+        if not config.get("DATABASE_URL"):  # the embedded default migrates itself; a shared database is upgraded by ops
+            _upgrade_once(url, instance / ".migrate.lock")
+        store = store_mod.Store(store_mod.engine_for(url))
+        triage = cls(
             LiveRules(Path(config["RULES_DIR"]), float(config["RULES_CHECK_INTERVAL"])),
             LanguageDetector(languages, config["DEFAULT_LANGUAGE"]),
+            store, Spool(instance / "spool"),
+            Tokens(store, instance / "tokens.json", float(config["TOKEN_REFRESH_INTERVAL"])),
+            bool(config["RECORD_DECISIONS"]),
         )
+        triage.flusher = Flusher(triage.spool, store.save, float(config["SPOOL_FLUSH_INTERVAL"]))
+        triage.flusher.flush_now()  # decisions left by an earlier run go in first
+        triage.flusher.start()
+        return triage
 
     def init_app(self, app) -> None:
         app.extensions["triage"] = self
 
+    # -- cases ------------------------------------------------------------------------------
+
     def classify(self, case: Case, now: datetime) -> Decision:
+        """Decide a case; nothing is stored (the golden cases and the CLI use this)."""
         return classify_case(case, self.rules.get(), self.detector, now)
+
+    def classify_and_record(self, case: Case, body: dict, now: datetime) -> dict:
+        """Decide a case, check the plan's quota, and keep the decision; returns the answer."""
+        decision = self.classify(case, now)
+        decision = self._with_quota(decision)
+        answer = _dump(decision)
+        if self.record_decisions:
+            self._record({
+                "decision_id": decision.decision_id, "decided_at": decision.decided_at,
+                "reported_at": case.reported_at, "customer_id": case.customer.id, "plan": case.customer.plan,
+                "severity": decision.severity.level, "source": decision.severity.source,
+                "pool": decision.routing.pool.id, "rules_version": decision.versions["rules"],
+                "model_version": decision.versions.get("model"), "request": body, "answer": answer,
+            })
+        return answer
+
+    def _with_quota(self, decision: Decision) -> Decision:
+        case = decision.case
+        plan = self.rules.get().terms.plans[case.customer.plan]
+        if plan.cases_per_quarter is None:
+            return decision
+        start, end = quarter(case.reported_at)
+        label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        try:
+            earlier = self.store.count_reported(case.customer.id, start, end)
+        except Exception as exc:
+            log.warning("quota not checked: %s", exc)
+            problem = f"the {plan.name} plan's quota of {plan.cases_per_quarter} cases per quarter was not checked: the decision store is unavailable"
+        else:
+            if earlier < plan.cases_per_quarter:
+                return decision
+            problem = f"case {earlier + 1} in {label}: the {plan.name} plan includes {plan.cases_per_quarter} cases per quarter"
+        entitlement = dataclasses.replace(decision.entitlement, ok=False, problems=(*decision.entitlement.problems, problem))
+        return dataclasses.replace(decision, entitlement=entitlement)
+
+    def _record(self, record: dict) -> None:
+        try:
+            self.store.save([record])
+        except Exception as exc:  # the database is away: the spool keeps it until a flush
+            log.error("decision %s spooled, the database did not take it: %s", record["decision_id"], exc)
+            self.spool.append(record)
+
+    # -- ops --------------------------------------------------------------------------------
 
     def pools(self, now: datetime) -> list[dict]:
         """Every pool, with whether it is open at `now` and why not."""
@@ -47,4 +118,34 @@ class Triage:
     def readiness(self) -> dict:
         self.rules.get()  # pick up a pending change so readiness reports what a request would use
         return {"status": "ready", "pid": os.getpid(), "rules": self.rules.status(),
-                "languages": list(self.detector.codes)}
+                "languages": list(self.detector.codes), "database": self._database_status(),
+                "spool_depth": self.spool.depth()}
+
+    def _database_status(self) -> dict:
+        try:
+            revision = store_mod.current_revision(self.store.engine)
+        except Exception as exc:
+            return {"ok": False, "error": f"unreachable: {type(exc).__name__}"}
+        head = store_mod.head_revision()
+        if revision != head:
+            return {"ok": False, "error": f"schema at {revision}, expected {head}: run triage db upgrade"}
+        return {"ok": True, "dialect": self.store.engine.dialect.name, "revision": revision}
+
+
+def quarter(instant: datetime) -> tuple[datetime, datetime]:
+    """The calendar quarter (UTC) containing `instant`, as [start, end)."""
+    utc = instant.astimezone(timezone.utc)
+    first_month = (utc.month - 1) // 3 * 3 + 1
+    start = datetime(utc.year, first_month, 1, tzinfo=timezone.utc)
+    end = datetime(utc.year + (first_month == 10), (first_month + 2) % 12 + 1, 1, tzinfo=timezone.utc)
+    return start, end
+
+
+def _upgrade_once(url: str, lock_path: Path) -> None:
+    """Migrate the embedded database; workers starting together take turns on a file lock."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        store_mod.upgrade(url)

@@ -15,6 +15,7 @@ class Plan:
     clock: str
     channels: tuple[str, ...]
     targets: dict  # level -> minutes
+    cases_per_quarter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class _PlanSchema(ma.Schema):
                              values=ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1)),
                              required=True, validate=ma.validate.Length(min=1),
                              metadata={"description": "severity level -> minutes on the plan's clock"})
+    cases_per_quarter = ma.fields.Integer(strict=True, load_default=None, validate=ma.validate.Range(min=1))
 
 
 class SlaSchema(ma.Schema):
@@ -103,7 +105,8 @@ def build(file: str, doc: dict) -> Terms:
             problems.append(Problem(file, item, "", f"unknown plan; plans are {list(PLANS)}"))
         if spec["clock"] not in doc["clocks"]:
             problems.append(Problem(file, item, "clock", f"undefined clock {spec['clock']!r}"))
-        plans[name] = Plan(name, spec["clock"], tuple(spec["channels"]), dict(sorted(spec["targets"].items())))
+        plans[name] = Plan(name, spec["clock"], tuple(spec["channels"]), dict(sorted(spec["targets"].items())),
+                           spec["cases_per_quarter"])
     if problems:
         raise RulesInvalid(problems)
     return Terms(plans, clocks)

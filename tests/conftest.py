@@ -1,13 +1,19 @@
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
+from app.auth import ROLES
 from app.config import DEFAULTS
 from app.language import LanguageDetector
 
 RULES = Path(DEFAULTS["RULES_DIR"])
+POSTGRES = os.environ.get("TRIAGE_TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
 
 
 @pytest.fixture
@@ -23,14 +29,58 @@ def detector() -> LanguageDetector:
     return LanguageDetector(DEFAULTS["LANGUAGES"].split(","), "en")
 
 
+def fresh_postgres() -> tuple[str, callable]:
+    """A new, empty PostgreSQL database on the test server, and how to drop it."""
+    name = f"triage_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request, tmp_path_factory):
+    """'' for the embedded SQLite default, or a fresh PostgreSQL database migrated to head."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    from app import store
+
+    url, drop = fresh_postgres()
+    store.upgrade(url)
+    yield url
+    drop()
+
+
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
-    return create_app({"INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")), "TESTING": True})
+def app(database_url, tmp_path_factory):
+    application = create_app({"INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")), "TESTING": True,
+                              "DATABASE_URL": database_url})
+    yield application
+    application.extensions["triage"].flusher.stop()
+    application.extensions["triage"].store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tokens(app) -> dict[str, str]:
+    """A token for every role."""
+    return {role: app.extensions["triage"].tokens.create(f"test {role}", role)[1] for role in ROLES}
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, tokens):
+    """A test client that authenticates as admin (who may do everything)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {tokens['admin']}"
+    return test_client
 
 
 def case(subject="Server down", description="Production is down for all users.", **fields):
@@ -39,3 +89,11 @@ def case(subject="Server down", description="Production is down for all users.",
             "customer": {"id": "c-1", "plan": "premium", "country": "DE"}}
     body.update(fields)
     return body
+
+
+def authed(application, role: str = "admin"):
+    """A test client for an app made in a test, with a fresh token of the role."""
+    test_client = application.test_client()
+    token = application.extensions["triage"].tokens.create(f"test {role}", role)[1]
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client

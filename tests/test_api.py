@@ -3,7 +3,7 @@ import pytest
 
 from app import create_app
 
-from .conftest import case
+from .conftest import authed, case
 
 
 def test_classify_answers_an_explained_decision(client):
@@ -68,7 +68,7 @@ def test_oversized_body_is_413(client):
 
 
 def test_body_limit_is_configurable(tmp_path):
-    small = create_app({"INSTANCE_DIR": str(tmp_path), "MAX_CONTENT_LENGTH": 1000}).test_client()
+    small = authed(create_app({"INSTANCE_DIR": str(tmp_path), "MAX_CONTENT_LENGTH": 1000}))
     _error(small.post("/v1/classify", json=case(description="x" * 2000)), 413)
     assert small.post("/v1/classify", json=case()).status_code == 200
 

@@ -20,14 +20,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(rules_dir, tmp_path):
+BIN = Path(sys.executable).parent
+
+
+def start_gunicorn(env: dict, log):
+    """gunicorn as `make run` starts it, on a free port; returns the process and its base URL, once it answers."""
     port = _free_port()
-    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_WORKERS": "2",
-           "TRIAGE_RULES_DIR": str(rules_dir), "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
-           "TRIAGE_RULES_CHECK_INTERVAL": "1"}
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_WORKERS": "2", **env}
+    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -41,7 +41,27 @@ def server(rules_dir, tmp_path):
             log.seek(0)
             pytest.fail(f"gunicorn did not start:\n{log.read()[-3000:]}")
         time.sleep(0.2)
-    yield base, rules_dir, log
+    return process, base
+
+
+def make_token(env: dict, role: str = "admin") -> str:
+    """A token made with the real CLI, as ops would (the token is alone on the last line)."""
+    done = subprocess.run([str(BIN / "triage"), "tokens", "create", "--role", role, "--name", "e2e"],
+                          env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def server(rules_dir, tmp_path):
+    env = {"TRIAGE_RULES_DIR": str(rules_dir), "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
+           "TRIAGE_RULES_CHECK_INTERVAL": "1"}
+    token = make_token(env)
+    log = open(tmp_path / "gunicorn.log", "w+")
+    process, base = start_gunicorn(env, log)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    yield base, rules_dir, log, session
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -60,12 +80,13 @@ def _workers_on(base, predicate, timeout=15.0) -> dict:
 
 
 def test_classify_over_http_and_hot_reload_in_every_worker(server):
-    base, rules_dir, log = server
-    reply = requests.post(f"{base}/v1/classify", json=case("Výpadek", "Produkční systém je nedostupný pro všechny."))
+    base, rules_dir, log, http = server
+    assert http.post(f"{base}/v1/classify", json=case(), headers={"Authorization": ""}).status_code == 401
+    reply = http.post(f"{base}/v1/classify", json=case("Výpadek", "Produkční systém je nedostupný pro všechny."))
     assert reply.status_code == 200
     assert reply.json()["severity"]["level"] == 1 and reply.json()["language"]["code"] == "cs"
 
-    bad = requests.post(f"{base}/v1/classify", data="{oops", headers={"Content-Type": "application/json"})
+    bad = http.post(f"{base}/v1/classify", data="{oops", headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["code"] == 400
 
     first = _workers_on(base, lambda r: True)
@@ -80,12 +101,12 @@ def test_classify_over_http_and_hot_reload_in_every_worker(server):
     took = time.monotonic() - started
     new_version = next(iter(updated.values()))["rules"]["version"]
     slow = case("Report slow", "The monthly report is slow to load.")
-    assert {requests.post(f"{base}/v1/classify", json=slow).json()["severity"]["level"] for _ in range(10)} == {4}
+    assert {http.post(f"{base}/v1/classify", json=slow).json()["severity"]["level"] for _ in range(10)} == {4}
     assert took < 5, f"workers took {took:.1f}s to pick up the change"
 
     severity.write_text(good.replace("all: [slow]", "all: [slw]"))
     _workers_on(base, lambda r: r["rules"]["refused"] is not None)
-    reply = requests.post(f"{base}/v1/classify", json=slow).json()
+    reply = http.post(f"{base}/v1/classify", json=slow).json()
     assert reply["versions"]["rules"] == new_version and reply["severity"]["level"] == 4
     log.seek(0)
     assert "undefined signal 'slw'" in log.read()

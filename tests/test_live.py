@@ -2,7 +2,7 @@
 from app import create_app
 from app.live import LiveRules
 
-from .conftest import case
+from .conftest import authed, case
 
 OUTAGE_RULE = "  - id: outage-critical\n    level: 1\n"
 
@@ -40,8 +40,8 @@ def test_checks_wait_for_the_interval(rules_dir):
 
 
 def test_app_serves_new_rules_and_reports_a_refused_version(rules_dir, tmp_path):
-    client = create_app({"RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0,
-                         "INSTANCE_DIR": str(tmp_path / "i")}).test_client()
+    client = authed(create_app({"RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0,
+                                "INSTANCE_DIR": str(tmp_path / "i")}))
     body = case("Dashboard slow", "The dashboard takes 30 seconds to load.")
     assert client.post("/v1/classify", json=body).get_json()["severity"]["level"] == 3
 

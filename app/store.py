@@ -1,0 +1,246 @@
+"""The decision store: decisions, engineers' feedback and access tokens, on SQLite or PostgreSQL.
+
+SQLAlchemy Core; the schema is created by Alembic (app/migrations). Writes of a decision are
+idempotent by decision_id, so replaying a spooled decision never duplicates it.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("decision_id", sa.String(36), primary_key=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("customer_id", sa.String(100), nullable=False),
+    sa.Column("plan", sa.String(20), nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("pool", sa.String(64), nullable=False),
+    sa.Column("rules_version", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("answer", sa.JSON, nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_decisions_customer_reported", "customer_id", "reported_at"),
+    sa.Index("ix_decisions_decided_at", "decided_at"),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.decision_id"), nullable=False, index=True),
+    sa.Column("severity", sa.Integer),
+    sa.Column("pool", sa.String(64)),
+    sa.Column("comment", sa.Text),
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def engine_for(url: str, workers: int = 2) -> sa.Engine:
+    """An engine for the URL: SQLite in WAL mode, PostgreSQL with a pool sized for the workers."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 5})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(connection, _):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    # each sync worker handles one request at a time, plus the background flush: a small pool per process
+    return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True, pool_timeout=5,
+                            connect_args={"connect_timeout": 3})
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    next_cursor: str | None
+
+
+class Store:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self._insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def save(self, records: list[dict]) -> int:
+        """Insert decision records, skipping any decision_id already stored; returns how many were new."""
+        if not records:
+            return 0
+        rows = [_row(record) for record in records]
+        with self.engine.begin() as conn:
+            result = conn.execute(self._insert(decisions).values(rows).on_conflict_do_nothing(index_elements=["decision_id"]))
+        return result.rowcount
+
+    def get(self, decision_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(decisions).where(decisions.c.decision_id == decision_id)).mappings().first()
+            if row is None:
+                return None
+            history = conn.execute(sa.select(feedback).where(feedback.c.decision_id == decision_id)
+                                   .order_by(feedback.c.id)).mappings().all()
+        return {**_decision(row), "feedback": [_feedback(f) for f in history]}
+
+    def find(self, *, since=None, until=None, customer=None, severity=None, pool=None, source=None,
+             cursor=None, limit=50) -> Page:
+        """Decisions newest first, filtered; `cursor` continues after the last one of a previous page."""
+        query = sa.select(decisions)
+        for column, value in ((decisions.c.customer_id, customer), (decisions.c.severity, severity),
+                              (decisions.c.pool, pool), (decisions.c.source, source)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(decisions.c.decided_at >= since)
+        if until is not None:
+            query = query.where(decisions.c.decided_at < until)
+        if cursor is not None:
+            query = query.where(decisions.c.decision_id < cursor)  # UUIDv7 ids sort by creation
+        query = query.order_by(decisions.c.decision_id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        items = [_decision(row) for row in rows[:limit]]
+        return Page(items, items[-1]["decision_id"] if len(rows) > limit else None)
+
+    def count_reported(self, customer_id: str, start: datetime, end: datetime) -> int:
+        """How many decisions of a customer were reported in [start, end)."""
+        query = sa.select(sa.func.count()).select_from(decisions).where(
+            decisions.c.customer_id == customer_id, decisions.c.reported_at >= start, decisions.c.reported_at < end)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def export(self, since=None):
+        """Every decision with its latest correction, oldest first, for analysts."""
+        latest = (sa.select(feedback.c.decision_id, sa.func.max(feedback.c.id).label("id"))
+                  .group_by(feedback.c.decision_id).subquery())
+        query = (sa.select(decisions, feedback.c.severity.label("corrected_severity"), feedback.c.pool.label("corrected_pool"))
+                 .outerjoin(latest, latest.c.decision_id == decisions.c.decision_id)
+                 .outerjoin(feedback, feedback.c.id == latest.c.id)
+                 .order_by(decisions.c.decision_id))
+        if since is not None:
+            query = query.where(decisions.c.decided_at >= since)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                yield {**_decision(row), "corrected_severity": row["corrected_severity"], "corrected_pool": row["corrected_pool"]}
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def add_feedback(self, decision_id: str, severity, pool, comment, by: str) -> dict | None:
+        """Record a correction as history; None when there is no such decision."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(decisions.c.decision_id).where(decisions.c.decision_id == decision_id)).first()
+            if exists is None:
+                return None
+            values = {"decision_id": decision_id, "severity": severity, "pool": pool, "comment": comment,
+                      "by": by, "created_at": utcnow()}
+            new_id = conn.execute(sa.insert(feedback).values(values)).inserted_primary_key[0]
+        return _feedback({**values, "id": new_id})
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def add_token(self, token_id: str, name: str, role: str, secret_hash: str) -> dict:
+        values = {"id": token_id, "name": name, "role": role, "secret_hash": secret_hash, "created_at": utcnow()}
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(tokens).values(values))
+        return _token(values)
+
+    def tokens(self, include_revoked: bool = True) -> list[dict]:
+        query = sa.select(tokens).order_by(tokens.c.created_at)
+        if not include_revoked:
+            query = query.where(tokens.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [{**_token(row), "secret_hash": row["secret_hash"]} for row in conn.execute(query).mappings()]
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                                  .values(revoked_at=utcnow()))
+        return result.rowcount == 1
+
+
+def _row(record: dict) -> dict:
+    return {**record, "decided_at": _parse(record["decided_at"]), "reported_at": _parse(record["reported_at"]),
+            "stored_at": utcnow()}
+
+
+def _parse(value):
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _decision(row) -> dict:
+    return {"decision_id": row["decision_id"], "decided_at": _aware(row["decided_at"]),
+            "reported_at": _aware(row["reported_at"]), "customer_id": row["customer_id"], "plan": row["plan"],
+            "severity": row["severity"], "source": row["source"], "pool": row["pool"],
+            "rules_version": row["rules_version"], "model_version": row["model_version"],
+            "request": row["request"], "answer": row["answer"], "stored_at": _aware(row["stored_at"])}
+
+
+def _feedback(row) -> dict:
+    return {"id": row["id"], "severity": row["severity"], "pool": row["pool"], "comment": row["comment"],
+            "by": row["by"], "created_at": _aware(row["created_at"])}
+
+
+def _token(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "role": row["role"], "created_at": _aware(row["created_at"]),
+            "revoked_at": _aware(row.get("revoked_at"))}
+
+
+def upgrade(url: str) -> None:
+    """Bring the database schema to the newest migration."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
