@@ -15,6 +15,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "LOG_LEVEL": "INFO",
     "DATABASE_URL": "",  # empty: a SQLite file in the instance folder, migrated on start
+    "DATABASE_TIMEOUT": 5.0,  # seconds a write may wait for the database before the spool takes it
     "RECORD_DECISIONS": True,
     "SPOOL_FLUSH_INTERVAL": 5.0,  # seconds between attempts to write spooled decisions
     "TOKEN_REFRESH_INTERVAL": 5.0,  # seconds a process trusts its copy of the tokens

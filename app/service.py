@@ -34,7 +34,7 @@ class Triage:
         url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'triage.db'}"
         if not config.get("DATABASE_URL"):  # the embedded default migrates itself; a shared database is upgraded by ops
             _upgrade_once(url, instance / ".migrate.lock")
-        store = store_mod.Store(store_mod.engine_for(url))
+        store = store_mod.Store(store_mod.engine_for(url, float(config["DATABASE_TIMEOUT"])))
         triage = cls(
             LiveRules(Path(config["RULES_DIR"]), float(config["RULES_CHECK_INTERVAL"])),
             LanguageDetector(languages, config["DEFAULT_LANGUAGE"]),

@@ -8,15 +8,40 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """An instant stored in UTC. SQLite keeps no offset: without this, 10:00+02:00 would be read back
+    as 10:00 UTC. Every bound value is converted to UTC and every result is marked UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError(f"a naive datetime cannot be stored as an instant: {value!r}")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None:
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value
+
 
 metadata = sa.MetaData()
 
 decisions = sa.Table(
     "decisions", metadata,
     sa.Column("decision_id", sa.String(36), primary_key=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
     sa.Column("customer_id", sa.String(100), nullable=False),
     sa.Column("plan", sa.String(20), nullable=False),
     sa.Column("severity", sa.Integer, nullable=False),
@@ -26,7 +51,7 @@ decisions = sa.Table(
     sa.Column("model_version", sa.String(64)),
     sa.Column("request", sa.JSON, nullable=False),
     sa.Column("answer", sa.JSON, nullable=False),
-    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("stored_at", UtcDateTime, nullable=False),
     sa.Index("ix_decisions_customer_reported", "customer_id", "reported_at"),
     sa.Index("ix_decisions_decided_at", "decided_at"),
 )
@@ -39,7 +64,7 @@ feedback = sa.Table(
     sa.Column("pool", sa.String(64)),
     sa.Column("comment", sa.Text),
     sa.Column("by", sa.String(100), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 tokens = sa.Table(
@@ -48,8 +73,8 @@ tokens = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
 )
 
 
@@ -57,10 +82,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def engine_for(url: str, workers: int = 2) -> sa.Engine:
-    """An engine for the URL: SQLite in WAL mode, PostgreSQL with a pool sized for the workers."""
+def engine_for(url: str, timeout: float = 5.0) -> sa.Engine:
+    """An engine for the URL: SQLite in WAL mode, PostgreSQL with a small pool per worker process.
+    `timeout` bounds how long a write waits for a locked or unreachable database before the spool
+    takes the decision."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 5})
+        engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection, _):
@@ -72,15 +99,8 @@ def engine_for(url: str, workers: int = 2) -> sa.Engine:
 
         return engine
     # each sync worker handles one request at a time, plus the background flush: a small pool per process
-    return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True, pool_timeout=5,
-                            connect_args={"connect_timeout": 3})
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True, pool_timeout=timeout,
+                            connect_args={"connect_timeout": max(1, round(timeout))})
 
 
 @dataclass(frozen=True)
@@ -92,7 +112,14 @@ class Page:
 class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        # ON CONFLICT DO NOTHING as SQLite (3.24+) and PostgreSQL both write it. Plain text with typed
+        # parameters compiles once; the dialects' insert().on_conflict_do_nothing() compiled on every call
+        # and cost more than the rest of the request.
+        names = [column.name for column in decisions.columns]
+        self._insert_decision = sa.text(
+            f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
+            "ON CONFLICT (decision_id) DO NOTHING"
+        ).bindparams(*[sa.bindparam(column.name, type_=column.type) for column in decisions.columns])
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -100,10 +127,8 @@ class Store:
         """Insert decision records, skipping any decision_id already stored; returns how many were new."""
         if not records:
             return 0
-        rows = [_row(record) for record in records]
         with self.engine.begin() as conn:
-            result = conn.execute(self._insert(decisions).values(rows).on_conflict_do_nothing(index_elements=["decision_id"]))
-        return result.rowcount
+            return sum(conn.execute(self._insert_decision, _row(record)).rowcount for record in records)
 
     def get(self, decision_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -191,30 +216,25 @@ class Store:
 
 
 def _row(record: dict) -> dict:
-    return {**record, "decided_at": _parse(record["decided_at"]), "reported_at": _parse(record["reported_at"]),
-            "stored_at": utcnow()}
-
-
-def _parse(value):
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return {**record, "stored_at": utcnow()}
 
 
 def _decision(row) -> dict:
-    return {"decision_id": row["decision_id"], "decided_at": _aware(row["decided_at"]),
-            "reported_at": _aware(row["reported_at"]), "customer_id": row["customer_id"], "plan": row["plan"],
+    return {"decision_id": row["decision_id"], "decided_at": row["decided_at"],
+            "reported_at": row["reported_at"], "customer_id": row["customer_id"], "plan": row["plan"],
             "severity": row["severity"], "source": row["source"], "pool": row["pool"],
             "rules_version": row["rules_version"], "model_version": row["model_version"],
-            "request": row["request"], "answer": row["answer"], "stored_at": _aware(row["stored_at"])}
+            "request": row["request"], "answer": row["answer"], "stored_at": row["stored_at"]}
 
 
 def _feedback(row) -> dict:
     return {"id": row["id"], "severity": row["severity"], "pool": row["pool"], "comment": row["comment"],
-            "by": row["by"], "created_at": _aware(row["created_at"])}
+            "by": row["by"], "created_at": row["created_at"]}
 
 
 def _token(row) -> dict:
-    return {"id": row["id"], "name": row["name"], "role": row["role"], "created_at": _aware(row["created_at"]),
-            "revoked_at": _aware(row.get("revoked_at"))}
+    return {"id": row["id"], "name": row["name"], "role": row["role"], "created_at": row["created_at"],
+            "revoked_at": row.get("revoked_at")}
 
 
 def upgrade(url: str) -> None:

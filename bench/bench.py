@@ -3,7 +3,9 @@
 1. the rule-engine step per case (durable_rules evaluate, bundled rules);
 2. whole in-process classification (language, signals, engine, combine), and with the schemas;
 3. requests per second over HTTP under gunicorn, /v1/classify against a JSON echo view served with
-   the same settings in the same run.
+   the same settings in the same run;
+4. the stored path: classify with decisions recorded against recording switched off, in-process and
+   over HTTP (SQLite in a fresh instance folder; PostgreSQL when TRIAGE_BENCH_DATABASE_URL is set).
 """
 import http.client
 import json
@@ -85,6 +87,24 @@ def in_process():
     print(f"  classify_case, {len(long_case.description)}-char description: p50 {r['p50_us']:.1f} us, p99 {r['p99_us']:.1f} us")
 
 
+def stored_in_process(database_url: str):
+    import tempfile
+
+    bodies = sample_bodies()
+    results = {}
+    for record in (False, True):
+        app = create_app({"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url,
+                          "RECORD_DECISIONS": record})
+        triage = app.extensions["triage"]
+        load = CaseSchema().load
+        results[record] = timed(lambda b: triage.classify_and_record(load(b), b, time_now()), bodies, 20)
+        triage.flusher.stop()
+    print(f"stored path in-process ({database_url.split(':')[0] if database_url else 'sqlite (embedded)'}):")
+    for record, r in results.items():
+        print(f"  {'recording on ' if record else 'recording off'}  mean {r['mean_us']:8.1f} us  p50 {r['p50_us']:8.1f}  p99 {r['p99_us']:8.1f}")
+    print(f"  on / off (mean) = {results[True]['mean_us'] / results[False]['mean_us']:.2f}")
+
+
 def time_now():
     from datetime import datetime, timezone
 
@@ -99,10 +119,9 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _serve(target: str, path: str, body: dict):
+def _serve(target: str, path: str, body: dict, extra_env: dict, headers: dict):
     port = _free_port()
-    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_INSTANCE_DIR": "/tmp/triage-bench",
-           "TRIAGE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_LOG_LEVEL": "warning", **extra_env}
     process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
                                 "--access-logfile", "/dev/null", target], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -110,7 +129,7 @@ def _serve(target: str, path: str, body: dict):
     while time.monotonic() < deadline:  # ready when a worker answers, not when the port opens
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json", **headers})
             if conn.getresponse().status == 200:
                 return process, port
         except OSError:
@@ -121,13 +140,13 @@ def _serve(target: str, path: str, body: dict):
 
 
 def _client(args):
-    port, path, bodies, seconds = args
+    port, path, bodies, seconds, headers = args
     done, errors, deadline, index = 0, 0, time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         body = json.dumps(bodies[index % len(bodies)]).encode()
         index += 1
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
         response = conn.getresponse()
         response.read()
         conn.close()
@@ -136,33 +155,46 @@ def _client(args):
     return done, errors
 
 
-def _load(port, path, bodies, clients=4, seconds=8.0):
+def _load(port, path, bodies, headers, clients=4, seconds=8.0):
     with multiprocessing.Pool(clients) as pool:
-        pool.map(_client, [(port, path, bodies, 1.0)] * clients)  # warm-up
+        pool.map(_client, [(port, path, bodies, 1.0, headers)] * clients)  # warm-up
         started = time.monotonic()
-        results = pool.map(_client, [(port, path, bodies, seconds)] * clients)
+        results = pool.map(_client, [(port, path, bodies, seconds, headers)] * clients)
         elapsed = time.monotonic() - started
     done = sum(r[0] for r in results)
     errors = sum(r[1] for r in results)
     return done / elapsed, errors
 
 
-def over_http():
+def over_http(database_url: str):
+    import tempfile
+
     bodies = sample_bodies()
+    instance = tempfile.mkdtemp(prefix="triage-bench-")
+    env = {"TRIAGE_INSTANCE_DIR": instance, "TRIAGE_DATABASE_URL": database_url}
+    made = subprocess.run([str(Path(sys.executable).parent / "triage"), "tokens", "create", "--role", "intake",
+                           "--name", "bench"], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, check=True)
+    auth = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
     rates = {}
-    for name, target, path in (("echo", "bench.echo:app", "/echo"), ("classify", "wsgi:app", "/v1/classify")):
-        process, port = _serve(target, path, bodies[0])
+    runs = (("echo", "bench.echo:app", "/echo", {}, {}),
+            ("classify, recording off", "wsgi:app", "/v1/classify", {**env, "TRIAGE_RECORD_DECISIONS": "false"}, auth),
+            ("classify, recording on", "wsgi:app", "/v1/classify", env, auth))
+    for name, target, path, extra_env, headers in runs:
+        process, port = _serve(target, path, bodies[0], extra_env, headers)
         try:
-            rates[name], errors = _load(port, path, bodies)
+            rates[name], errors = _load(port, path, bodies, headers)
         finally:
             process.terminate()
             process.wait(timeout=30)
-        print(f"  {name:9s} {rates[name]:8.0f} requests/s  ({errors} non-200)")
-    print(f"  classify / echo = {rates['classify'] / rates['echo']:.2f}")
+        print(f"  {name:24s} {rates[name]:8.0f} requests/s  ({errors} non-200)")
+    print(f"  classify (recording on) / echo = {rates['classify, recording on'] / rates['echo']:.2f}")
+    print(f"  recording on / off: throughput {rates['classify, recording on'] / rates['classify, recording off']:.2f}")
 
 
 if __name__ == "__main__":
+    database = os.environ.get("TRIAGE_BENCH_DATABASE_URL", "")
     in_process()
+    stored_in_process(database)
     print("over HTTP: gunicorn (gunicorn.conf.py: 2 sync workers), 4 client processes on the same machine, "
           "a new connection per request")
-    over_http()
+    over_http(database)
