@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench check clean
+.PHONY: run test bench model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/classifier.py
+
+# The shipped default model: the project's own sample tickets, trained and activated.
+model: $(STAMP)
+	$(BIN)/triage model sample --output models/sample/tickets.csv
+	$(BIN)/triage model train --data models/sample/tickets.csv --text-columns subject,description \
+		--label-column level --label-map 1=1,2=2,3=3,4=4 --feature-columns language --activate
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

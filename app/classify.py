@@ -9,7 +9,7 @@ from .language import LanguageDetector, LanguageGuess
 from .regions import Placement
 from .routing import CaseFacts, Routing, route_case
 from .rulebook import Rulebook
-from .severity import Severity, combine
+from .severity import Prediction, Severity, combine
 from .sla import Entitlement, Sla
 from .text import words
 from .vocabulary import Hit
@@ -34,19 +34,35 @@ class Decision:
         return [hit.signal for hit in self.evidence]
 
 
-def classify_case(case: Case, rules: Rulebook, detector: LanguageDetector, now: datetime) -> Decision:
-    """Severity (language, signals, severity rules, declared level), then the deadline and the pool.
+def classify_case(case: Case, rules: Rulebook, detector: LanguageDetector, now: datetime, model=None) -> Decision:
+    """Severity (language, signals, the classifier, severity rules, declared level), then the
+    deadline and the pool. `model` is the served (SeverityModel, metadata), or None.
 
     `now` is the instant of the decision: which pools are open is judged at `now`, and the
     deadline runs from the case's `reported_at`."""
     language = detector.identify(case.text, case.language)
     evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
-    fact = facts(case, language, evidence)
+    prediction = predict(*model, case, language.code) if model else None
+    fact = facts(case, language, evidence, prediction)
     fired = rules.engine.evaluate(fact)
-    severity = combine(rules.severity, [rules.severity.rule(rule_id) for rule_id in fired], case.declared_severity)
-
+    matched = [rules.severity.rule(rule_id) for rule_id in fired]
+    severity = combine(rules.severity, matched, case.declared_severity, prediction)
+    versions = {"rules": rules.version, **({"model": prediction.model_version} if prediction else {})}
     return Decision(new_decision_id(now), case, now, language, evidence, severity,
-                    *assign(case, language.code, severity.level, fact["signal"], rules, now), {"rules": rules.version})
+                    *assign(case, language.code, severity.level, fact["signal"], rules, now), versions)
+
+
+def predict(model, meta: dict, case: Case, language: str) -> Prediction:
+    """The classifier's level for a case, its confidence and every level's probability."""
+    from .model import as_input
+
+    known = {"product_area": case.product_area, "channel": case.channel, "environment": case.environment,
+             "language": language, "plan": case.customer.plan, "country": case.customer.country}
+    features = {name: known.get(name) or "" for name in meta["columns"]["feature_columns"]}
+    probabilities = model.probabilities([as_input({"subject": case.subject, "description": case.description}, features)])[0]
+    best = int(probabilities.argmax())
+    return Prediction(meta["version"], int(model.levels[best]), round(float(probabilities[best]), 4),
+                      {int(level): round(float(p), 4) for level, p in zip(model.levels, probabilities)})
 
 
 def assign(case: Case, language: str, level: int, signals: dict, rules: Rulebook, now: datetime
@@ -75,9 +91,10 @@ def with_environment(hits: list[Hit], environment: str | None) -> tuple[Hit, ...
     return (*kept, Hit(_ENVIRONMENT_SIGNALS[environment], "environment", environment))
 
 
-def facts(case: Case, language: LanguageGuess, evidence: tuple[Hit, ...]) -> dict:
+def facts(case: Case, language: LanguageGuess, evidence: tuple[Hit, ...], prediction: Prediction | None = None) -> dict:
     """The short facts the rule engine sees; fields the customer left out stay absent."""
     fact = {
+        "model": {"level": prediction.level, "confidence": prediction.confidence} if prediction else None,
         "signal": {hit.signal: True for hit in evidence},
         "plan": case.customer.plan,
         "country": case.customer.country,

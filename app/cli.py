@@ -210,3 +210,189 @@ def decisions_export(fmt, since, output):
     from .api import export_text
 
     output.write(export_text(_app().extensions["triage"].store.export(since), fmt))
+
+
+@main.group()
+def model():
+    """Train, evaluate, list and activate severity classifiers."""
+
+
+_models_option = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TRIAGE_MODELS_DIR",
+                              default=DEFAULTS["MODELS_DIR"], show_default="the bundled models/", help="The model registry.")
+
+
+def _column_options(command):
+    for option in reversed([
+        click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV or JSON Lines file."),
+        click.option("--text-columns", default="subject,body", show_default=True, help="Columns joined as the case's text."),
+        click.option("--label-column", default="priority", show_default=True),
+        click.option("--label-map", default="", help="LABEL=LEVEL,... turning the data's labels into severity 1-4."),
+        click.option("--feature-columns", default="", help="Structured columns an intake form also has (e.g. language)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _columns(text_columns, label_column, label_map, feature_columns):
+    from .model import Columns, parse_label_map
+
+    split = lambda text: tuple(c.strip() for c in text.split(",") if c.strip())  # noqa: E731
+    return Columns(split(text_columns), label_column, parse_label_map(label_map), split(feature_columns))
+
+
+def _progress():
+    import time
+
+    started = time.monotonic()
+    return lambda step: click.echo(f"[{time.monotonic() - started:6.1f}s] {step}", err=True)
+
+
+@model.command("train")
+@_column_options
+@click.option("--from-store", is_flag=True, help="Train on stored decisions; an engineer's correction wins over the original level.")
+@click.option("--since", callback=_instant, help="With --from-store: decisions made at or after this instant.")
+@click.option("--output", "models_dir", type=click.Path(file_okay=False, path_type=Path), envvar="TRIAGE_MODELS_DIR",
+              default=DEFAULTS["MODELS_DIR"], show_default="the bundled models/", help="The registry to save into.")
+@click.option("--activate", is_flag=True, help="Serve the new model at once.")
+def model_train(data_file, text_columns, label_column, label_map, feature_columns, from_store, since, models_dir, activate):
+    """Train a model, measure it on a held-out share, and save it to the registry."""
+    import hashlib
+
+    from . import registry
+    from .model import Columns, TrainingError, prepare, read_rows, train
+
+    progress = _progress()
+    try:
+        if from_store:
+            from .api import export_row
+
+            rows = [export_row(r) for r in _app().extensions["triage"].store.export(since)]
+            if not rows:
+                raise TrainingError("the store has no decisions" + (f" since {since.isoformat()}" if since else ""))
+            digest = hashlib.sha256("".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
+            columns = Columns(("subject", "description"), "label", {str(n): n for n in (1, 2, 3, 4)}, ("language",))
+            rows = [{**r, "label": str(r["label"])} for r in rows]
+            source = f"the decision store{' since ' + since.isoformat() if since else ''}"
+        else:
+            if data_file is None:
+                raise TrainingError("give --data FILE, or --from-store")
+            columns = _columns(text_columns, label_column, label_map, feature_columns)
+            progress(f"reading {data_file}")
+            rows, digest = read_rows(data_file)
+            source = str(data_file)
+        inputs, levels = prepare(rows, columns)
+        progress(f"{len(rows)} rows, levels {dict(sorted(__import__('collections').Counter(levels.tolist()).items()))}")
+        fitted, metrics = train(inputs, levels, bool(columns.features), progress)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc))
+    progress("saving")
+    meta = registry.save(models_dir, fitted, {"rows": len(rows), "data": source, "data_sha256": digest,
+                                              "columns": columns.to_dict(), "options": {"svm_c": 0.5, "holdout": 0.2},
+                                              "metrics": metrics})
+    click.echo(f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
+               f"{meta['artifact_bytes'] / 1e6:.1f} MB")
+    if activate:
+        registry.activate(models_dir, meta["version"])
+        click.echo(f"model {meta['version']} is now active")
+    click.echo(meta["version"])
+
+
+@model.command("evaluate")
+@click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A version folder of the registry.")
+@_column_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the confusion matrix as a PNG.")
+def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, feature_columns, as_json, plot):
+    """Score a model on labelled data: accuracy, macro-F1, per level, confusion matrix."""
+    from . import registry
+    from .model import TrainingError, evaluate, prepare, read_rows
+
+    try:
+        if data_file is None:
+            raise TrainingError("give --data FILE")
+        fitted, meta = registry.load(model_dir.parent, model_dir.name)
+        rows, _ = read_rows(data_file)
+        inputs, levels = prepare(rows, _columns(text_columns, label_column, label_map, feature_columns))
+    except (TrainingError, registry.ModelRefused) as exc:
+        raise click.ClickException(str(exc))
+    metrics = evaluate(fitted, inputs, levels)
+    if plot:
+        _plot_confusion(metrics, plot, f"{meta['version']} on {data_file.name}")
+    if as_json:
+        click.echo(json.dumps({"model": meta["version"], **metrics}))
+        return
+    click.echo(f"model {meta['version']} on {data_file} ({metrics['rows']} rows)")
+    click.echo(f"accuracy {metrics['accuracy']:.3f}   macro-F1 {metrics['macro_f1']:.3f}")
+    click.echo("level  precision  recall     f1  support")
+    for level, row in metrics["per_level"].items():
+        click.echo(f"{level:>5}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}")
+    click.echo("confusion (rows: true level, columns: predicted) " + " ".join(f"{l:>5}" for l in metrics["levels"]))
+    for level, row in zip(metrics["levels"], metrics["confusion_matrix"]):
+        click.echo(f"{level:>5} " + " ".join(f"{n:>5}" for n in row))
+
+
+def _plot_confusion(metrics: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix, levels = metrics["confusion_matrix"], metrics["levels"]
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(levels)), [str(l) for l in levels])
+    axes.set_yticks(range(len(levels)), [str(l) for l in levels])
+    axes.set_xlabel("predicted level")
+    axes.set_ylabel("true level")
+    axes.set_title(f"{title}\nmacro-F1 {metrics['macro_f1']:.3f}", fontsize=9)
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, n in enumerate(row):
+            axes.text(j, i, str(n), ha="center", va="center", color="white" if n > peak / 2 else "black")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+@model.command("list")
+@_models_option
+def model_list(models_dir):
+    """Every version in the registry with its held-out metrics; * marks the active one."""
+    from . import registry
+
+    active = registry.active_version(models_dir)
+    for meta in registry.versions(models_dir):
+        mark = "*" if meta["version"] == active else " "
+        if "error" in meta:
+            click.echo(f"{mark} {meta['version']}  {meta['error']}")
+            continue
+        m = meta["metrics"]
+        click.echo(f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
+                   f"macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
+
+
+@model.command("activate")
+@click.argument("version")
+@_models_option
+def model_activate(version, models_dir):
+    """Serve VERSION (after checking its hash and scikit-learn version); every worker picks it up."""
+    from . import registry
+
+    try:
+        registry.activate(models_dir, version)
+    except registry.ModelRefused as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"model {version} is now active")
+
+
+@model.command("sample")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--per-level", default=60, show_default=True, help="Rows per language and level.")
+def model_sample(output, per_level):
+    """Write the project's own sample tickets (seven languages, four levels) as CSV."""
+    from . import samples
+
+    rows = samples.generate(per_level)
+    samples.write(output, rows)
+    click.echo(f"{len(rows)} sample tickets written to {output}")

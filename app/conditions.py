@@ -45,7 +45,7 @@ _FieldCondition = _NonEmpty.from_dict({
     "in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
     "not_in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
     "present": ma.fields.Boolean(),
-    **{key: ma.fields.Integer(strict=True) for key in _COMPARISONS},
+    **{key: ma.fields.Float(allow_nan=False) for key in _COMPARISONS},
 }, name="FieldCondition")
 
 
@@ -55,11 +55,19 @@ class _SignalCondition(ma.Schema):
     none = ma.fields.List(ma.fields.String(), load_default=list)
 
 
+class _When(ma.Schema):
+    @ma.post_load
+    def _dotted_names(self, data, **kwargs):
+        return {name.replace("__", "."): value for name, value in data.items()}
+
+
 def when_field(field_names) -> ma.fields.Nested:
-    """The marshmallow field for a `when` block over these case fields (unknown keys refused)."""
+    """The marshmallow field for a `when` block over these case fields (unknown keys refused).
+    Field names may hold dots (model.level); marshmallow would read those as nested paths, so the
+    attributes are dot-free and the names are restored after loading."""
     fields = {"signals": ma.fields.Nested(_SignalCondition)}
-    fields.update({name: ma.fields.Nested(_FieldCondition) for name in field_names})
-    return ma.fields.Nested(ma.Schema.from_dict(fields, name="When"), load_default=dict)
+    fields.update({name.replace(".", "__"): ma.fields.Nested(_FieldCondition, data_key=name) for name in field_names})
+    return ma.fields.Nested(_When.from_dict(fields, name="When"), load_default=dict)
 
 
 def check(file: str, item: str, when: dict, fields: dict[str, Field], signals: frozenset[str]) -> list[Problem]:
@@ -99,6 +107,8 @@ def compile_when(when: dict) -> list[dict]:
     for field, cond in when.items():
         if field == "signals":
             continue
+        if not cond or set(cond) - {"in", "not_in", "present", *_COMPARISONS}:
+            raise ValueError(f"cannot compile the condition on {field}: {cond!r}")  # never drop one silently
         if "in" in cond:
             terms.append({"$or": [{field: v} for v in cond["in"]]})
         if "not_in" in cond:

@@ -9,6 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "RULES_DIR": str(ROOT / "rules"),
     "INSTANCE_DIR": str(Path.cwd() / "instance"),
+    "MODELS_DIR": str(ROOT / "models"),  # the model registry; ACTIVE names the served version
+    "MODEL_CHECK_INTERVAL": 2.0,  # seconds between looks at models/ACTIVE
     "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rule files
     "LANGUAGES": "en,de,ru,cs,id,pl,da",
     "DEFAULT_LANGUAGE": "en",

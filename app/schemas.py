@@ -65,13 +65,22 @@ class MatchedRuleSchema(ma.Schema):
     description = ma.fields.String()
 
 
+class ClassifierSchema(ma.Schema):
+    model_version = ma.fields.String()
+    level = ma.fields.Integer()
+    confidence = ma.fields.Float()
+    probabilities = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+
+
 class SeveritySchema(ma.Schema):
     level = ma.fields.Integer()
     name = ma.fields.String()
-    source = ma.fields.String(metadata={"description": "what decided: rules, declared or default"})
+    source = ma.fields.String(metadata={"description": "what decided: rules, classifier, declared or default"})
     matched_rules = ma.fields.List(ma.fields.Nested(MatchedRuleSchema))
     declared = ma.fields.Integer(allow_none=True)
     note = ma.fields.String(allow_none=True, metadata={"description": "why the level differs from the declared one"})
+    classifier = ma.fields.Nested(ClassifierSchema, allow_none=True,
+                                  metadata={"description": "the served model's prediction; null without a model"})
 
 
 class LanguageSchema(ma.Schema):

@@ -12,6 +12,7 @@ from .cases import Case
 from .classify import Decision, classify_case
 from .language import LanguageDetector
 from .live import LiveRules
+from .registry import LiveModel
 from .schemas import DecisionSchema
 from .spool import Flusher, Spool
 
@@ -21,8 +22,8 @@ _dump = DecisionSchema().dump
 
 class Triage:
     def __init__(self, rules: LiveRules, detector: LanguageDetector, store=None, spool=None, tokens=None,
-                 record_decisions: bool = True):
-        self.rules, self.detector = rules, detector
+                 record_decisions: bool = True, model: LiveModel | None = None):
+        self.rules, self.detector, self.model = rules, detector, model
         self.store, self.spool, self.tokens = store, spool, tokens
         self.record_decisions = record_decisions
         self.flusher = None
@@ -41,6 +42,7 @@ class Triage:
             store, Spool(instance / "spool"),
             Tokens(store, instance / "tokens.json", float(config["TOKEN_REFRESH_INTERVAL"])),
             bool(config["RECORD_DECISIONS"]),
+            LiveModel(Path(config["MODELS_DIR"]), float(config["MODEL_CHECK_INTERVAL"])),
         )
         triage.flusher = Flusher(triage.spool, store.save, float(config["SPOOL_FLUSH_INTERVAL"]))
         triage.flusher.flush_now()  # decisions left by an earlier run go in first
@@ -54,7 +56,8 @@ class Triage:
 
     def classify(self, case: Case, now: datetime) -> Decision:
         """Decide a case; nothing is stored (the golden cases and the CLI use this)."""
-        return classify_case(case, self.rules.get(), self.detector, now)
+        model, meta = self.model.get() if self.model else (None, None)
+        return classify_case(case, self.rules.get(), self.detector, now, (model, meta) if model else None)
 
     def classify_and_record(self, case: Case, body: dict, now: datetime) -> dict:
         """Decide a case, check the plan's quota, and keep the decision; returns the answer."""
@@ -118,7 +121,8 @@ class Triage:
     def readiness(self) -> dict:
         self.rules.get()  # pick up a pending change so readiness reports what a request would use
         return {"status": "ready", "pid": os.getpid(), "rules": self.rules.status(),
-                "languages": list(self.detector.codes), "database": self._database_status(),
+                "languages": list(self.detector.codes), "model": self.model.status() if self.model else None,
+                "database": self._database_status(),
                 "spool_depth": self.spool.depth()}
 
     def _database_status(self) -> dict:

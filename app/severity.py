@@ -3,6 +3,7 @@
 Semantics: every rule whose conditions hold matches; the most severe matching level wins and every
 match is reported. With no match, a declared severity is accepted; without one, the default level.
 """
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -23,16 +24,35 @@ FIELDS = {
     "country": Field.matching("[A-Z]{2}", "an ISO 3166-1 alpha-2 code in upper case"),
     "product_area": Field.matching("[a-z0-9][a-z0-9 _-]*", "a product area in lower case"),
     "declared_severity": Field.one_of(LEVELS, numeric=True),
+    # the classifier's prediction, when a model is active (absent otherwise)
+    "model.level": Field.one_of(LEVELS, numeric=True),
+    "model.confidence": Field(lambda v: isinstance(v, (int, float)) and 0 <= v <= 1, "a number from 0 to 1", numeric=True),
 }
+MODEL_LEVEL = "model"  # a rule's level taken from the classifier
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class SeverityRule:
     id: str
-    level: int
+    level: int | str  # 1-4, or "model": the classifier's level
     description: str
     when: dict
+    fallback: bool = False  # applies only when no other rule matched
+
+    @property
+    def uses_model(self) -> bool:
+        return self.level == MODEL_LEVEL or any(key.startswith("model.") for key in self.when)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the classifier said about a case."""
+
+    model_version: str
+    level: int
+    confidence: float
+    probabilities: dict  # level -> probability
 
 
 @dataclass(frozen=True)
@@ -41,10 +61,11 @@ class Severity:
 
     level: int
     name: str
-    source: str  # rules | declared | default
+    source: str  # rules | classifier | declared | default
     matched_rules: tuple[SeverityRule, ...]
     declared: int | None
     note: str | None
+    classifier: Prediction | None = None
 
 
 @dataclass(frozen=True)
@@ -62,11 +83,17 @@ class SeverityPolicy:
 
 # -- the document ---------------------------------------------------------------------------
 
+def _rule_level(value) -> None:
+    if not ((type(value) is int and value in LEVELS) or value == MODEL_LEVEL):
+        raise ma.ValidationError("a level is 1, 2, 3 or 4, or model (the classifier's level)")
+
+
 class _RuleSchema(ma.Schema):
     id = ma.fields.String(required=True, validate=ma.validate.Regexp(_RULE_ID, error="an id is lower-case letters, digits and -, at most 64"))
-    level = ma.fields.Integer(required=True, strict=True, validate=ma.validate.OneOf(LEVELS, error="a level is 1, 2, 3 or 4"))
+    level = ma.fields.Raw(required=True, validate=_rule_level, metadata={"description": "1-4, or model: the classifier's level"})
     description = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
     when = conditions.when_field(FIELDS)
+    fallback = ma.fields.Boolean(load_default=False)
 
 
 class SeveritySchema(ma.Schema):
@@ -93,27 +120,37 @@ def build_policy(file: str, doc: dict, signals: frozenset[str]) -> SeverityPolic
         problems += conditions.check(file, item, rule["when"], FIELDS, signals)
     if problems:
         raise RulesInvalid(problems)
-    rules = tuple(SeverityRule(r["id"], r["level"], r["description"], r["when"]) for r in doc["rules"])
+    rules = tuple(SeverityRule(r["id"], r["level"], r["description"], r["when"], r["fallback"]) for r in doc["rules"])
     return SeverityPolicy(dict(sorted(doc["levels"].items())), doc["default_level"], rules)
 
 
 # -- compiling to durable_rules ------------------------------------------------------------
 
 def engine_rules(policy: SeverityPolicy) -> dict[str, tuple[int, list[dict]]]:
-    """The rules in durable_rules condition JSON, priority = level (most severe first)."""
-    return {rule.id: (rule.level, conditions.compile_when(rule.when)) for rule in policy.rules}
+    """The rules in durable_rules condition JSON, priority = level (most severe first); a rule that
+    takes the classifier's level holds only when there is a prediction."""
+    return {
+        rule.id: (5, [{"$ex": {"model.level": 1}}, *conditions.compile_when(rule.when)]) if rule.level == MODEL_LEVEL
+        else (rule.level, conditions.compile_when(rule.when))
+        for rule in policy.rules
+    }
 
 
 # -- deciding -------------------------------------------------------------------------------
 
-def combine(policy: SeverityPolicy, matched: list[SeverityRule], declared: int | None) -> Severity:
-    """Decide the level from the matched rules and the declared severity, and say why."""
+def combine(policy: SeverityPolicy, matched: list[SeverityRule], declared: int | None,
+            prediction: Prediction | None = None) -> Severity:
+    """Decide the level from the matched rules (fallback rules only when no other matched), the
+    declared severity and the classifier's prediction, and say why."""
     def name(level):
         return policy.levels[level]
 
-    if matched:
-        ordered = tuple(sorted(matched, key=lambda r: r.level))
+    resolved = [dataclasses.replace(r, level=prediction.level) if r.level == MODEL_LEVEL else r for r in matched]
+    deciding = [r for r in resolved if not r.fallback] or resolved
+    if deciding:
+        ordered = tuple(sorted(deciding, key=lambda r: r.level))
         top = ordered[0]
+        source = "classifier" if matched[resolved.index(top)].uses_model else "rules"
         note = None
         if declared is not None and declared != top.level:
             direction = "more" if declared < top.level else "less"
@@ -122,10 +159,10 @@ def combine(policy: SeverityPolicy, matched: list[SeverityRule], declared: int |
                 f"rule {top.id!r} ({top.description}) assigns {top.level} ({name(top.level)}); "
                 "the provider's classification prevails."
             )
-        return Severity(top.level, name(top.level), "rules", ordered, declared, note)
+        return Severity(top.level, name(top.level), source, ordered, declared, note, prediction)
     if declared is not None:
         return Severity(declared, name(declared), "declared", (), declared,
-                        "No rule matched; the declared severity is accepted as plausible.")
+                        "No rule matched; the declared severity is accepted as plausible.", prediction)
     level = policy.default_level
     return Severity(level, name(level), "default", (), None,
-                    f"No rule matched and no severity was declared; the default level {level} applies.")
+                    f"No rule matched and no severity was declared; the default level {level} applies.", prediction)
