@@ -33,9 +33,9 @@ def start_gunicorn(env: dict, log):
     deadline = time.monotonic() + 60
     while True:
         try:
-            if requests.get(f"{base}/healthz", timeout=1).ok:
+            if requests.get(f"{base}/healthz", timeout=2).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or accepted while the workers still boot
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             log.seek(0)
