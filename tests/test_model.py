@@ -1,0 +1,221 @@
+"""The classifier: train, evaluate, registry checks, serving, and rules over the model's facts."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app, registry, samples
+from app.model import TrainingError, parse_label_map, prepare, read_rows, Columns
+
+from .conftest import authed, case
+
+TRIAGE = shutil.which("triage", path=str(Path(sys.executable).parent))
+LEVELS = "--label-map", "1=1,2=2,3=3,4=4"
+
+
+def run(*args, env=None):
+    import os
+
+    return subprocess.run([TRIAGE, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A registry with one model trained through the CLI on a small sample file."""
+    folder = tmp_path_factory.mktemp("model")
+    data = folder / "tickets.csv"
+    samples.write(data, samples.generate(per_level=8))
+    done = run("model", "train", "--data", data, "--text-columns", "subject,description", "--label-column", "level",
+               *LEVELS, "--feature-columns", "language", "--output", folder / "registry")
+    assert done.returncode == 0, done.stderr
+    return folder / "registry", done.stdout.strip().splitlines()[-1], data, done
+
+
+def test_training_saves_artifact_and_metadata(trained):
+    models, version, data, done = trained
+    assert "fitting on the training share" in done.stderr and "saving" in done.stderr  # progress as it works
+    meta = json.loads((models / version / "model.json").read_text())
+    assert meta["version"] == version and meta["rows"] == 224 and meta["levels"] == [1, 2, 3, 4]
+    assert meta["data_sha256"] == registry.sha256_of(data)
+    assert meta["artifact_sha256"] == registry.sha256_of(models / version / "model.joblib")
+    assert meta["sklearn_version"] and meta["created_at"] and meta["temperature"] >= 1
+    assert meta["columns"] == {"text_columns": ["subject", "description"], "label_column": "level",
+                               "label_map": {"1": 1, "2": 2, "3": 3, "4": 4}, "feature_columns": ["language"]}
+    assert set(meta["metrics"]) >= {"accuracy", "macro_f1", "per_level", "confusion_matrix"}
+
+
+def test_evaluate_prints_tables_json_and_a_plot(trained, tmp_path):
+    models, version, data, _ = trained
+    args = ("model", "evaluate", "--model", models / version, "--data", data, "--text-columns", "subject,description",
+            "--label-column", "level", *LEVELS, "--feature-columns", "language")
+    table = run(*args)
+    assert table.returncode == 0 and "macro-F1" in table.stdout and "confusion" in table.stdout
+    plot = tmp_path / "cm.png"
+    as_json = json.loads(run(*args, "--json", "--plot", plot).stdout)
+    assert set(as_json) >= {"accuracy", "macro_f1", "per_level", "confusion_matrix"}
+    assert set(as_json["per_level"]) == {"1", "2", "3", "4"} and len(as_json["confusion_matrix"]) == 4
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_list_and_activate(trained):
+    models, version, _, _ = trained
+    assert version in run("model", "list", "--models-dir", models).stdout
+    assert run("model", "activate", version, "--models-dir", models).returncode == 0
+    assert registry.active_version(models) == version
+    assert "* " + version in run("model", "list", "--models-dir", models).stdout
+    refused = run("model", "activate", "nope", "--models-dir", models)
+    assert refused.returncode == 1 and "no model version 'nope'" in refused.stderr
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("content, suffix, options, words", [
+    ("subject,body,priority\n", ".csv", ("--label-map", "high=2"), "has no rows"),
+    ("subject,priority\nx,high\n", ".csv", ("--label-map", "high=2"), "missing column(s) body"),
+    ("subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,urgent\n" * 6, ".csv", ("--label-map", "high=2"),
+     "unmapped label(s) in priority: 'urgent' (6)"),
+    ("subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,low\n" * 2, ".csv", ("--label-map", "high=2,low=4"),
+     "too few examples (level 4: 2)"),
+    ("subject,body,priority\nx,y,high\n", ".csv", ("--label-map", "high=9"), "not LABEL=LEVEL with a level 1-4"),
+    ("{not json\n", ".jsonl", ("--label-map", "high=2"), "line 1 is not JSON"),
+    ("a\tb\n", ".tsv", ("--label-map", "high=2"), "give a .csv"),
+])
+def test_bad_training_input_is_refused_clearly(tmp_path, content, suffix, options, words):
+    data = _write(tmp_path / f"data{suffix}", content)
+    done = run("model", "train", "--data", data, *options, "--output", tmp_path / "registry")
+    assert done.returncode == 1 and words in done.stderr, done.stderr
+    assert not (tmp_path / "registry").exists() or not list((tmp_path / "registry").iterdir())
+
+
+def test_json_lines_input(tmp_path):
+    rows = samples.generate(per_level=6)
+    data = _write(tmp_path / "data.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    done = run("model", "train", "--data", data, "--text-columns", "subject,description", "--label-column", "level",
+               *LEVELS, "--output", tmp_path / "registry")
+    assert done.returncode == 0, done.stderr
+
+
+def test_label_map_and_prepare_units():
+    assert parse_label_map("high=2, medium=3,low=4") == {"high": 2, "medium": 3, "low": 4}
+    assert parse_label_map("a=b=1") == {"a=b": 1}
+    with pytest.raises(TrainingError):
+        parse_label_map("")
+    inputs, levels = prepare([{"s": "x", "b": "y", "q": "it", "p": "hi"}], Columns(("s", "b"), "p", {"hi": 1}, ("q",)))
+    assert inputs == [{"text": "x\ny", "features": {"q": "it"}}] and levels.tolist() == [1]
+
+
+def _copy_registry(trained, tmp_path):
+    models, version, _, _ = trained
+    target = tmp_path / "models"
+    shutil.copytree(models, target, ignore=shutil.ignore_patterns("ACTIVE"))
+    return target, version
+
+
+def test_a_tampered_artifact_is_refused_and_the_service_runs_on_rules(trained, tmp_path):
+    models, version = _copy_registry(trained, tmp_path)
+    registry.activate(models, version)
+    with open(models / version / "model.joblib", "ab") as handle:
+        handle.write(b"\0")  # one byte changed after training
+    refused = run("model", "activate", version, "--models-dir", models)
+    assert refused.returncode == 1 and "does not match its metadata" in refused.stderr
+    client = authed(create_app({"INSTANCE_DIR": str(tmp_path / "i"), "MODELS_DIR": str(models)}))
+    ready = client.get("/readyz").get_json()["model"]
+    assert ready["active"] is None and "does not match its metadata" in ready["refused"]
+    answer = client.post("/v1/classify", json=case()).get_json()
+    assert answer["severity"]["classifier"] is None and answer["severity"]["level"] == 1 and "model" not in answer["versions"]
+
+
+def test_a_model_from_another_scikit_learn_is_refused(trained, tmp_path):
+    models, version = _copy_registry(trained, tmp_path)
+    meta_path = models / version / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "sklearn_version": "0.24.2"}))
+    with pytest.raises(registry.ModelRefused, match="made with scikit-learn 0.24.2"):
+        registry.verify(models, version)
+
+
+def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(trained, tmp_path, rules_dir):
+    models, version = _copy_registry(trained, tmp_path)
+    severity = rules_dir / "severity.yaml"
+    severity.write_text(severity.read_text() + """
+  - id: classifier-hint
+    level: 2
+    description: Whatever the classifier says, a case it has read is at least a 2 (a test rule over model facts).
+    when: {model.level: {lte: 4}, signals: {none: [question, how_to]}}
+""")
+    client = authed(create_app({"INSTANCE_DIR": str(tmp_path / "i"), "MODELS_DIR": str(models),
+                                "MODEL_CHECK_INTERVAL": 0, "RULES_DIR": str(rules_dir)}))
+    quiet = case("Ticket 4711", "See attachment.", declared_severity=4)
+    before = client.post("/v1/classify", json=quiet).get_json()
+    assert before["severity"]["classifier"] is None and before["severity"]["source"] == "declared"
+    assert client.get("/readyz").get_json()["model"]["active"] is None
+
+    assert run("model", "activate", version, "--models-dir", models).returncode == 0  # no restart
+    after = client.post("/v1/classify", json=quiet).get_json()
+    classifier = after["severity"]["classifier"]
+    assert classifier["model_version"] == version and after["versions"]["model"] == version
+    assert set(classifier["probabilities"]) == {"1", "2", "3", "4"}
+    assert abs(sum(classifier["probabilities"].values()) - 1) < 1e-3
+    assert classifier["confidence"] == max(classifier["probabilities"].values())
+    assert (after["severity"]["level"], after["severity"]["source"]) == (2, "classifier")
+    assert client.get("/readyz").get_json()["model"]["active"] == version
+
+    # a severity-1 rule is never lowered by the model
+    outage = client.post("/v1/classify", json=case("Production down", "Nobody can work, production is down.")).get_json()
+    assert outage["severity"]["level"] == 1 and outage["severity"]["source"] == "rules"
+
+
+def test_fallback_rule_takes_the_models_level_only_when_no_rule_matched(trained, tmp_path, rules_dir):
+    models, version = _copy_registry(trained, tmp_path)
+    registry.activate(models, version)
+    severity = rules_dir / "severity.yaml"
+    severity.write_text(severity.read_text().replace("when: {model.confidence: {gte: 0.6}}", "when: {model.confidence: {gte: 0.0}}"))
+    client = authed(create_app({"INSTANCE_DIR": str(tmp_path / "i"), "MODELS_DIR": str(models), "RULES_DIR": str(rules_dir)}))
+    silent = client.post("/v1/classify", json=case("Ticket 4711", "See attachment.")).get_json()
+    assert silent["severity"]["source"] == "classifier"
+    assert silent["severity"]["level"] == silent["severity"]["classifier"]["level"]
+    assert silent["severity"]["matched_rules"][0]["id"] == "classifier-when-rules-silent"
+    loud = client.post("/v1/classify", json=case("Report slow", "The report is slow.")).get_json()
+    assert loud["severity"]["source"] == "rules" and loud["severity"]["level"] == 3  # a rule matched: no fallback
+
+
+def test_train_from_store_lets_corrections_win(tmp_path):
+    env = {"TRIAGE_INSTANCE_DIR": str(tmp_path / "i"), "TRIAGE_MODELS_DIR": str(tmp_path / "m")}
+    app = create_app({"INSTANCE_DIR": env["TRIAGE_INSTANCE_DIR"], "MODELS_DIR": env["TRIAGE_MODELS_DIR"]})
+    client = authed(app)
+    slow = [client.post("/v1/classify", json=case(f"Report {i} slow", "The monthly report is slow.")).get_json()
+            for i in range(11)]
+    for i in range(6):
+        client.post("/v1/classify", json=case(f"Question {i}", "How do I add a user?"))
+    for answer in slow[:5]:
+        client.post(f"/v1/decisions/{answer['decision_id']}/feedback", json={"severity": 2})
+    done = run("model", "train", "--from-store", env=env)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "m" / done.stdout.strip().splitlines()[-1] / "model.json").read_text())
+    assert meta["rows"] == 17 and meta["levels"] == [2, 3, 4] and meta["data"] == "the decision store"
+    later = run("model", "train", "--from-store", "--since", "2999-01-01T00:00:00+00:00", env=env)
+    assert later.returncode == 1 and "the store has no decisions since" in later.stderr
+
+
+def test_serving_margins_equal_the_pipelines(trained):
+    """The one-case fast path computes exactly what scikit-learn's pipeline computes."""
+    import numpy as np
+
+    from app.model import as_input
+
+    models, version, _, _ = trained
+    model, _ = registry.load(models, version)
+    rows = samples.generate(per_level=4, seed=11)
+    inputs = [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
+    inputs += [as_input({"s": "Ticket", "d": ""}, {"language": "xx"}), as_input({"s": "", "d": ""}, {}),
+               as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"})]
+    one_by_one = np.array([model.margins([item])[0] for item in inputs])
+    assert np.allclose(one_by_one, model.pipeline.decision_function(inputs))
+    assert np.allclose(model.margins(inputs), one_by_one)  # the batch path agrees too
