@@ -38,7 +38,7 @@ def _quality(app, name):
     return results
 
 
-@pytest.mark.parametrize("name", ["cases.yaml", "holdout.yaml"])
+@pytest.mark.parametrize("name", ["cases.yaml", "holdout.yaml", "fresh.yaml"])
 def test_severity_quality(app, name):
     results = _quality(app, name)
     assert set(COUNTRY) == {language for language, *_ in results}
