@@ -47,7 +47,8 @@ def classify_case(case: Case, rules: Rulebook, detector: LanguageDetector, now: 
     fired = rules.engine.evaluate(fact)
     matched = [rules.severity.rule(rule_id) for rule_id in fired]
     severity = combine(rules.severity, matched, case.declared_severity, prediction)
-    versions = {"rules": rules.version, **({"model": prediction.model_version} if prediction else {})}
+    versions = {"rules": rules.version, **({"rule_documents": rules.documents} if rules.documents else {}),
+                **({"model": prediction.model_version} if prediction else {})}
     return Decision(new_decision_id(now), case, now, language, evidence, severity,
                     *assign(case, language.code, severity.level, fact["signal"], rules, now), versions)
 

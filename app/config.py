@@ -11,7 +11,8 @@ DEFAULTS = {
     "INSTANCE_DIR": str(Path.cwd() / "instance"),
     "MODELS_DIR": str(ROOT / "models"),  # the model registry; ACTIVE names the served version
     "MODEL_CHECK_INTERVAL": 2.0,  # seconds between looks at models/ACTIVE
-    "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rule files
+    "RULES_SOURCE": "files",  # files: edit rules/ on disk; database: publish versions through the API
+    "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rules' source
     "LANGUAGES": "en,de,ru,cs,id,pl,da",
     "DEFAULT_LANGUAGE": "en",
     "MAX_CONTENT_LENGTH": 64 * 1024,

@@ -29,6 +29,7 @@ class Rulebook:
     routes: tuple
     routing_engine: RuleEngine
     terms: sla.Terms
+    documents: str = ""  # the published document versions, when the rules come from the database
 
 
 def read_sources(rules_dir: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from .auth import Tokens
 from .cases import Case
 from .classify import Decision, classify_case
 from .language import LanguageDetector
-from .live import LiveRules
+from .live import LiveRules, StoreSource
 from .registry import LiveModel
 from .schemas import DecisionSchema
 from .spool import Flusher, Spool
@@ -36,8 +36,15 @@ class Triage:
         if not config.get("DATABASE_URL"):  # the embedded default migrates itself; a shared database is upgraded by ops
             _upgrade_once(url, instance / ".migrate.lock")
         store = store_mod.Store(store_mod.engine_for(url, float(config["DATABASE_TIMEOUT"])))
+        if config["RULES_SOURCE"] not in ("files", "database"):
+            raise ValueError(f"TRIAGE_RULES_SOURCE is {config['RULES_SOURCE']!r}; use files or database")
+        source = Path(config["RULES_DIR"])
+        if config["RULES_SOURCE"] == "database":
+            versions = store_mod.RuleVersions(store.engine)
+            _seed(versions, source)
+            source = StoreSource(versions)
         triage = cls(
-            LiveRules(Path(config["RULES_DIR"]), float(config["RULES_CHECK_INTERVAL"])),
+            LiveRules(source, float(config["RULES_CHECK_INTERVAL"])),
             LanguageDetector(languages, config["DEFAULT_LANGUAGE"]),
             store, Spool(instance / "spool"),
             Tokens(store, instance / "tokens.json", float(config["TOKEN_REFRESH_INTERVAL"])),
@@ -143,6 +150,20 @@ def quarter(instant: datetime) -> tuple[datetime, datetime]:
     start = datetime(utc.year, first_month, 1, tzinfo=timezone.utc)
     end = datetime(utc.year + (first_month == 10), (first_month + 2) % 12 + 1, 1, tzinfo=timezone.utc)
     return start, end
+
+
+def _seed(versions, folder: Path) -> None:
+    """An empty rule store starts from the rule files; workers starting together publish once."""
+    from .rulebook import read_sources
+
+    if versions.stamp() is not None:
+        return
+    for name, text in read_sources(folder).items():
+        try:
+            versions.publish(name, text, "seed", f"seeded from {folder}", None)
+        except store_mod.Conflict:
+            pass  # another worker seeded it first
+    log.info("rule store seeded from %s", folder)
 
 
 def _upgrade_once(url: str, lock_path: Path) -> None:

@@ -78,6 +78,20 @@ tokens = sa.Table(
 )
 
 
+rule_versions = sa.Table(
+    "rule_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("name", "number", name="uq_rule_versions_name_number"),
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -213,6 +227,60 @@ class Store:
             result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                                   .values(revoked_at=utcnow()))
         return result.rowcount == 1
+
+
+class Conflict(Exception):
+    """Someone published a newer version in between."""
+
+
+class RuleVersions:
+    """Immutable versions of the rule documents; the newest of each name is the current one."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def stamp(self) -> int | None:
+        """Changes whenever anything is published (the newest id)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(rule_versions.c.id))).scalar()
+
+    def current(self) -> dict[str, dict]:
+        """The newest version of every document, by name."""
+        newest = (sa.select(rule_versions.c.name, sa.func.max(rule_versions.c.number).label("number"))
+                  .group_by(rule_versions.c.name).subquery())
+        query = sa.select(rule_versions).join(
+            newest, (rule_versions.c.name == newest.c.name) & (rule_versions.c.number == newest.c.number))
+        with self.engine.connect() as conn:
+            return {row["name"]: dict(row) for row in conn.execute(query).mappings()}
+
+    def history(self, name: str) -> list[dict]:
+        query = sa.select(rule_versions).where(rule_versions.c.name == name).order_by(rule_versions.c.number.desc())
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def get(self, name: str, number: int) -> dict | None:
+        query = sa.select(rule_versions).where(rule_versions.c.name == name, rule_versions.c.number == number)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def publish(self, name: str, content: str, author: str, comment: str, expected: int | None) -> dict:
+        """Add the next version of `name`, if its current number is still `expected` (None: no version yet)."""
+        import hashlib
+
+        with self.engine.begin() as conn:
+            current = conn.execute(sa.select(sa.func.max(rule_versions.c.number))
+                                   .where(rule_versions.c.name == name)).scalar()
+            if current != expected:
+                raise Conflict(f"{name} is at version {current}, not {expected}")
+            values = {"name": name, "number": (current or 0) + 1, "content": content,
+                      "sha256": hashlib.sha256(content.encode()).hexdigest(), "author": author,
+                      "comment": comment, "created_at": utcnow()}
+            try:
+                conn.execute(sa.insert(rule_versions).values(values))
+            except sa.exc.IntegrityError:  # a concurrent publish took the same number
+                raise Conflict(f"{name} was published concurrently") from None
+        return values
 
 
 def _row(record: dict) -> dict:

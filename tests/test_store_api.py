@@ -118,5 +118,5 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(client, app):
 
 def test_readiness_reports_the_database_and_the_spool(client):
     ready = client.get("/readyz").get_json()
-    assert ready["database"]["ok"] is True and ready["database"]["revision"] == "0001"
+    assert ready["database"]["ok"] is True and ready["database"]["revision"] == "0002"
     assert ready["spool_depth"] == 0
