@@ -19,7 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Triage.from_config(app.config).init_app(app)
     rest = Api(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (api.cases, api.decisions, api.ops, api.admin, api.health):
+    for blueprint in (api.cases, api.decisions, api.ops, api.rules, api.admin, api.health):
         rest.register_blueprint(blueprint)
     app.before_request(api.authenticate)
     errors.init_app(app)

@@ -5,6 +5,7 @@ every request refuses an endpoint that does not (except the public ones below)."
 import csv
 import io
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import wraps
 
@@ -20,6 +21,7 @@ cases = Blueprint("cases", __name__, description="Classify support cases")
 decisions = Blueprint("decisions", __name__, description="Stored decisions and engineers' corrections")
 ops = Blueprint("pools", __name__, description="Engineer pools and their coverage")
 admin = Blueprint("tokens", __name__, description="Access tokens")
+rules = Blueprint("rules", __name__, description="Versioned rule documents: validate, publish, roll back, backtest")
 health = Blueprint("health", __name__, description="Liveness and readiness")
 
 
@@ -64,6 +66,7 @@ def authenticate():
 @cases.before_request
 @decisions.before_request
 @admin.before_request
+@rules.before_request
 def _json_only():
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         abort(415)
@@ -214,6 +217,116 @@ class TokenById(MethodView):
         """Revoke a token; every process stops accepting it within the token refresh interval."""
         if not triage().tokens.revoke(token_id):
             abort(404, message=f"no active token {token_id}")
+
+
+# -- rules ----------------------------------------------------------------------------------
+
+def publisher():
+    return triage().publisher
+
+
+@contextmanager
+def _rule_errors():
+    """The publisher's refusals as HTTP answers."""
+    from .documents import RulesInvalid
+    from .publishing import NotFound, PreconditionRequired
+    from .store import Conflict
+
+    try:
+        yield
+    except NotFound as exc:
+        abort(404, message=str(exc))
+    except Conflict as exc:
+        abort(409, message=str(exc))
+    except PreconditionRequired as exc:
+        abort(428, message=str(exc))
+    except RulesInvalid as exc:
+        abort(422, message="the rules would be invalid; nothing changed",
+              messages={"json": {"content": [str(p) for p in exc.problems]}})
+
+
+@rules.route("/v1/rules")
+class RuleDocuments(MethodView):
+    @requires("ops")
+    @rules.response(200, s.RuleVersionSchema(many=True))
+    def get(self):
+        """The current version of every rule document."""
+        with _rule_errors():
+            return publisher().documents()
+
+
+@rules.route("/v1/rules/<name>")
+class RuleDocument(MethodView):
+    @requires("ops")
+    @rules.response(200, s.RuleDocumentSchema)
+    @rules.alt_response(404, description="No such document")
+    def get(self, name):
+        """The current version of a document, its YAML text, and its ETag."""
+        from .publishing import etag
+
+        with _rule_errors():
+            document = publisher().document(name)
+        return document, 200, {"ETag": etag(document["version"])}
+
+    @requires("ops")
+    @rules.arguments(s.RuleContentSchema)
+    @rules.response(200, s.RuleVersionSchema)
+    @rules.alt_response(409, description="Someone published in between (If-Match is stale)")
+    @rules.alt_response(422, description="The rules would be invalid; every problem is listed")
+    @rules.alt_response(428, description="If-Match is missing")
+    def put(self, body, name):
+        """Publish a new version; it is live in every worker and instance within a few seconds."""
+        from .publishing import etag
+
+        with _rule_errors():
+            version = publisher().publish(name, body["content"], body["comment"], g.principal.name,
+                                          request.headers.get("If-Match"))
+        return version, 200, {"ETag": etag(version["version"])}
+
+
+@rules.route("/v1/rules/<name>/versions")
+class RuleHistory(MethodView):
+    @requires("ops")
+    @rules.response(200, s.RuleVersionSchema(many=True))
+    def get(self, name):
+        """Every version, newest first: who changed it, when and why."""
+        with _rule_errors():
+            return publisher().history(name)
+
+
+@rules.route("/v1/rules/<name>/validate")
+class RuleValidate(MethodView):
+    @requires("ops")
+    @rules.arguments(s.RuleContentSchema)
+    @rules.response(200, s.ValidationReportSchema)
+    def post(self, body, name):
+        """Every problem the rules would have with this content (file, item, field); nothing changes."""
+        with _rule_errors():
+            problems = publisher().problems(name, body["content"])
+        return {"valid": not problems, "problems": [p.to_dict() for p in problems]}
+
+
+@rules.route("/v1/rules/<name>/rollback")
+class RuleRollback(MethodView):
+    @requires("ops")
+    @rules.arguments(s.RollbackSchema)
+    @rules.response(201, s.RuleVersionSchema)
+    def post(self, body, name):
+        """Publish an earlier version's content again, as a new version."""
+        with _rule_errors():
+            return publisher().rollback(name, body["version"], body.get("comment", ""), g.principal.name)
+
+
+@rules.route("/v1/rules/<name>/backtest")
+class RuleBacktest(MethodView):
+    @requires("ops")
+    @rules.arguments(s.BacktestSchema)
+    @rules.response(200, s.BacktestReportSchema)
+    def post(self, body, name):
+        """Replay stored decisions at their original instants with the proposed content in place of the
+        current; report every case whose severity, pool, language or deadline would change."""
+        with _rule_errors():
+            return publisher().backtest(name, body["content"], body["limit"], body.get("since"), body.get("until"))
 
 
 # -- health ---------------------------------------------------------------------------------

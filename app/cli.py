@@ -18,6 +18,12 @@ _rules_option = click.option(
 )
 
 
+def _app(**overrides):
+    from . import create_app
+
+    return create_app(overrides)
+
+
 @click.group()
 def main():
     """triage: severity triage for technical-support cases."""
@@ -50,6 +56,44 @@ def _triage(rules_dir: Path):
     from . import create_app
 
     return create_app({"RULES_DIR": str(rules_dir)}).extensions["triage"]
+
+
+def _publisher():
+    """The rule store of TRIAGE_DATABASE_URL (seeded from the rule files when empty)."""
+    return _app(RULES_SOURCE="database").extensions["triage"].publisher
+
+
+@rules.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def rules_export(folder):
+    """Write the current version of every document from the rule store to FOLDER/<name>.yaml."""
+    publisher = _publisher()
+    folder.mkdir(parents=True, exist_ok=True)
+    for summary in publisher.documents():
+        (folder / f"{summary['name']}.yaml").write_text(publisher.document(summary["name"])["content"], encoding="utf-8")
+        click.echo(f"{summary['name']}.yaml: version {summary['version']} by {summary['author']}")
+
+
+@rules.command("import")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--comment", default="imported", show_default=True, help="Why: kept with every version published.")
+@click.option("--author", default=lambda: __import__("getpass").getuser(), help="Who: default the login name.")
+def rules_import(folder, comment, author):
+    """Publish the documents of FOLDER that differ from the store's, all at once, after checking them."""
+    from .publishing import NotFound
+
+    try:
+        published = _publisher().import_documents(rulebook.read_sources(folder), comment, author)
+    except RulesInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s): nothing was published")
+    except NotFound as exc:
+        raise click.ClickException(str(exc))
+    for row in published:
+        click.echo(f"{row['name']}: version {row['version']} published")
+    if not published:
+        click.echo("nothing to publish: the store already has these documents")
 
 
 @rules.command("test")
@@ -125,12 +169,6 @@ def route(case_file, rules_dir: Path, at):
     click.echo("trace:")
     for line in routing.trace:
         click.echo(f"  - {line}")
-
-
-def _app(**overrides):
-    from . import create_app
-
-    return create_app(overrides)
 
 
 @main.group()

@@ -256,3 +256,50 @@ class CreatedTokenSchema(TokenSchema):
 class NewTokenSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+
+
+class RuleVersionSchema(ma.Schema):
+    name = ma.fields.String()
+    version = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    author = ma.fields.String()
+    comment = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+
+
+class RuleDocumentSchema(RuleVersionSchema):
+    content = ma.fields.String(metadata={"description": "the document's YAML text"})
+
+
+class RuleContentSchema(ma.Schema):
+    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
+    comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class ValidationReportSchema(ma.Schema):
+    valid = ma.fields.Boolean()
+    problems = ma.fields.List(ma.fields.Dict())
+
+
+class RollbackSchema(ma.Schema):
+    version = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+
+class BacktestSchema(ma.Schema):
+    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
+    limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=20_000),
+                              metadata={"description": "the newest stored decisions to replay"})
+    since = ma.fields.AwareDateTime(format="iso")
+    until = ma.fields.AwareDateTime(format="iso")
+
+
+class BacktestReportSchema(ma.Schema):
+    document = ma.fields.String()
+    cases = ma.fields.Integer()
+    changed = ma.fields.Integer()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    urgent_on_closed_pool = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                                           metadata={"description": "share of urgent cases landing on a closed pool, before and after"})
+    changes = ma.fields.List(ma.fields.Dict())
+    golden = ma.fields.Dict()

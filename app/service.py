@@ -12,6 +12,7 @@ from .cases import Case
 from .classify import Decision, classify_case
 from .language import LanguageDetector
 from .live import LiveRules, StoreSource
+from .publishing import Publisher
 from .registry import LiveModel
 from .schemas import DecisionSchema
 from .spool import Flusher, Spool
@@ -38,7 +39,7 @@ class Triage:
         store = store_mod.Store(store_mod.engine_for(url, float(config["DATABASE_TIMEOUT"])))
         if config["RULES_SOURCE"] not in ("files", "database"):
             raise ValueError(f"TRIAGE_RULES_SOURCE is {config['RULES_SOURCE']!r}; use files or database")
-        source = Path(config["RULES_DIR"])
+        source, versions = Path(config["RULES_DIR"]), None
         if config["RULES_SOURCE"] == "database":
             versions = store_mod.RuleVersions(store.engine)
             _seed(versions, source)
@@ -51,6 +52,8 @@ class Triage:
             bool(config["RECORD_DECISIONS"]),
             LiveModel(Path(config["MODELS_DIR"]), float(config["MODEL_CHECK_INTERVAL"])),
         )
+        triage.publisher = Publisher(versions, triage.rules, store, triage.detector, triage.model,
+                                     Path(config["RULES_DIR"]) / "tests")
         triage.flusher = Flusher(triage.spool, store.save, float(config["SPOOL_FLUSH_INTERVAL"]))
         triage.flusher.flush_now()  # decisions left by an earlier run go in first
         triage.flusher.start()

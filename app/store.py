@@ -266,21 +266,28 @@ class RuleVersions:
 
     def publish(self, name: str, content: str, author: str, comment: str, expected: int | None) -> dict:
         """Add the next version of `name`, if its current number is still `expected` (None: no version yet)."""
+        return self.publish_many({name: (content, expected)}, author, comment)[0]
+
+    def publish_many(self, changes: dict, author: str, comment: str) -> list[dict]:
+        """Publish several documents ({name: (content, expected number)}) in one transaction: every
+        instance sees all of them or none."""
         import hashlib
 
+        rows = []
         with self.engine.begin() as conn:
-            current = conn.execute(sa.select(sa.func.max(rule_versions.c.number))
-                                   .where(rule_versions.c.name == name)).scalar()
-            if current != expected:
-                raise Conflict(f"{name} is at version {current}, not {expected}")
-            values = {"name": name, "number": (current or 0) + 1, "content": content,
-                      "sha256": hashlib.sha256(content.encode()).hexdigest(), "author": author,
-                      "comment": comment, "created_at": utcnow()}
+            for name, (content, expected) in changes.items():
+                current = conn.execute(sa.select(sa.func.max(rule_versions.c.number))
+                                       .where(rule_versions.c.name == name)).scalar()
+                if current != expected:
+                    raise Conflict(f"{name} is at version {current}, not {expected}")
+                rows.append({"name": name, "number": (current or 0) + 1, "content": content,
+                             "sha256": hashlib.sha256(content.encode()).hexdigest(), "author": author,
+                             "comment": comment, "created_at": utcnow()})
             try:
-                conn.execute(sa.insert(rule_versions).values(values))
+                conn.execute(sa.insert(rule_versions), rows)
             except sa.exc.IntegrityError:  # a concurrent publish took the same number
-                raise Conflict(f"{name} was published concurrently") from None
-        return values
+                raise Conflict(f"{', '.join(changes)} published concurrently") from None
+        return rows
 
 
 def _row(record: dict) -> dict:
