@@ -65,16 +65,17 @@ class Publisher:
         from .store import Conflict
 
         name = self._known(name)
+        versions = self._versions()
         if if_match is None:
             raise PreconditionRequired(f"send If-Match with the ETag of the version you edited (GET /v1/rules/{name})")
         expected = _number(if_match)
-        current = self._versions().current().get(name)
+        current = versions.current().get(name)
         if expected != (current["number"] if current else None):
             raise Conflict(f"{name} is at version {current['number'] if current else None}; you edited {if_match}")
         problems = self.problems(name, content)
         if problems:
             raise RulesInvalid(problems)
-        row = self._versions().publish(name, content, author, comment, expected)
+        row = versions.publish(name, content, author, comment, expected)
         log.info("rules %s version %d published by %s: %s", name, row["number"], author, comment)
         self.live.check()  # this process at once; the others within their check interval
         return _summary(row)
@@ -121,9 +122,10 @@ class Publisher:
         urgent = {"before": [0, 0], "after": [0, 0]}  # [urgent cases, of which on a closed pool]
         load = CaseSchema().load
         for record in records:
-            body = {**record["request"], "reported_at": record["reported_at"].isoformat()}
+            # the instant the customer reported, in the offset they sent it (the store keeps UTC)
+            body = {**record["request"], "reported_at": record["request"].get("reported_at") or record["reported_at"].isoformat()}
             case = load(body)
-            at = record["reported_at"]
+            at = case.reported_at
             before = classify_case(case, current, self.detector, at, model)
             after = classify_case(case, proposed, self.detector, at, model)
             seen = {"before": before, "after": after}

@@ -25,6 +25,13 @@ def endpoints(decision_id):
         ("GET", "/v1/exports/decisions", None, {"analyst"}, 200),
         ("GET", "/v1/pools", None, {"ops", "engineer"}, 200),
         ("GET", "/v1/coverage", None, {"ops", "engineer"}, 200),
+        ("GET", "/v1/rules", None, {"ops"}, 409),  # allowed; this app reads its rules from files
+        ("GET", "/v1/rules/severity", None, {"ops"}, 409),
+        ("PUT", "/v1/rules/severity", {"content": "x: 1"}, {"ops"}, 409),
+        ("GET", "/v1/rules/severity/versions", None, {"ops"}, 409),
+        ("POST", "/v1/rules/severity/validate", {"content": "x: 1"}, {"ops"}, 200),
+        ("POST", "/v1/rules/severity/rollback", {"version": 1}, {"ops"}, 409),
+        ("POST", "/v1/rules/severity/backtest", {"content": "x: 1"}, {"ops"}, 422),
         ("GET", "/v1/tokens", None, set(), 200),
         ("POST", "/v1/tokens", {"name": "made in the matrix", "role": "intake"}, set(), 201),
         ("DELETE", f"/v1/tokens/{uuid.uuid4().hex[:8]}", None, set(), 404),  # allowed, but no such token
@@ -58,6 +65,7 @@ def test_every_api_endpoint_is_in_the_matrix_or_public(app, decision_id):
 
     covered = {(method, path.replace(decision_id, "<decision_id>")) for method, path, *_ in endpoints(decision_id)}
     covered = {(m, p if not p.startswith("/v1/tokens/") else "/v1/tokens/<token_id>") for m, p in covered}
+    covered = {(m, p.replace("/v1/rules/severity", "/v1/rules/<name>")) for m, p in covered}
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.endpoint == "static" or rule.rule.startswith("/openapi"):
             continue
