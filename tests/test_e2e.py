@@ -110,3 +110,44 @@ def test_classify_over_http_and_hot_reload_in_every_worker(server):
     assert reply["versions"]["rules"] == new_version and reply["severity"]["level"] == 4
     log.seek(0)
     assert "undefined signal 'slw'" in log.read()
+
+
+@pytest.mark.skipif(not os.environ.get("TRIAGE_TEST_DATABASE_URL"), reason="needs TRIAGE_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_publish_through_one_instance_is_live_in_the_other_within_5_seconds(tmp_path):
+    from app import store
+
+    from .conftest import fresh_postgres
+
+    url, drop = fresh_postgres()
+    store.upgrade(url)
+    shared = {"TRIAGE_DATABASE_URL": url, "TRIAGE_RULES_SOURCE": "database", "TRIAGE_RULES_CHECK_INTERVAL": "1"}
+    first_env = {**shared, "TRIAGE_INSTANCE_DIR": str(tmp_path / "a")}
+    second_env = {**shared, "TRIAGE_INSTANCE_DIR": str(tmp_path / "b")}
+    token = make_token(first_env)  # the token lives in the shared database: both instances accept it
+    logs = [open(tmp_path / "a.log", "w+"), open(tmp_path / "b.log", "w+")]
+    first, first_base = start_gunicorn(first_env, logs[0])
+    second, second_base = start_gunicorn(second_env, logs[1])
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    try:
+        slow = case("Report slow", "The monthly report is slow to load.")
+        assert http.post(f"{second_base}/v1/classify", json=slow).json()["severity"]["level"] == 3
+        current = http.get(f"{first_base}/v1/rules/severity")
+        content = current.json()["content"].replace(
+            "    level: 3\n    description: The system or one component is slow.",
+            "    level: 4\n    description: The system or one component is slow.")
+        published = http.put(f"{first_base}/v1/rules/severity", json={"content": content, "comment": "e2e"},
+                             headers={"If-Match": current.headers["ETag"]})
+        assert published.status_code == 200, published.text
+        started = time.monotonic()
+        _workers_on(second_base, lambda r: "severity@2" in (r["rules"]["documents"] or ""), timeout=10)
+        took = time.monotonic() - started
+        assert took < 5, f"the other instance took {took:.1f}s"
+        assert {http.post(f"{second_base}/v1/classify", json=slow).json()["severity"]["level"] for _ in range(8)} == {4}
+    finally:
+        for process in (first, second):
+            process.terminate()
+            process.wait(timeout=30)
+        for log in logs:
+            log.close()
+        drop()

@@ -167,3 +167,16 @@ def test_with_rules_from_files_the_store_api_says_so(client):
     assert answer.status_code == 409 and "TRIAGE_RULES_SOURCE=files" in answer.get_json()["message"]
     content = (RULES / "severity.yaml").read_text()
     assert client.post("/v1/rules/severity/validate", json={"content": content}).get_json()["valid"] is True
+
+
+def test_an_instance_that_cannot_load_a_published_version_keeps_the_last_good_one(desk):
+    """A version another instance published (say, from a newer release) that this one cannot build."""
+    from app import store
+
+    app, ops, _ = desk
+    triage = app.extensions["triage"]
+    live = triage.rules.get().version
+    store.RuleVersions(triage.store.engine).publish("severity", "levels: {1: a}\n", "elsewhere", "newer format", 1)
+    ready = authed(app).get("/readyz").get_json()["rules"]
+    assert ready["version"] == live and ready["refused"]["problems"][0]["file"] == "severity.yaml"
+    assert authed(app, "intake").post("/v1/classify", json=case()).get_json()["versions"]["rules"] == live
