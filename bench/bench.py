@@ -5,7 +5,8 @@
 3. requests per second over HTTP under gunicorn, /v1/classify against a JSON echo view served with
    the same settings in the same run;
 4. the stored path: classify with decisions recorded against recording switched off, in-process and
-   over HTTP (SQLite in a fresh instance folder; PostgreSQL when TRIAGE_BENCH_DATABASE_URL is set).
+   over HTTP (SQLite in a fresh instance folder; PostgreSQL when TRIAGE_BENCH_DATABASE_URL is set);
+5. a backtest of a proposed severity document over 1,000 stored decisions.
 """
 import http.client
 import json
@@ -105,6 +106,27 @@ def stored_in_process(database_url: str):
     print(f"  on / off (mean) = {results[True]['mean_us'] / results[False]['mean_us']:.2f}")
 
 
+def backtest_timing(database_url: str, cases: int = 1000):
+    import tempfile
+
+    app = create_app({"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url,
+                      "RULES_SOURCE": "database"})
+    triage = app.extensions["triage"]
+    bodies, load = sample_bodies(), CaseSchema().load
+    for index in range(cases):
+        body = {**bodies[index % len(bodies)], "reported_at": f"2026-{index % 12 + 1:02d}-{index % 28 + 1:02d}T{index % 24:02d}:30:00+00:00"}
+        triage.classify_and_record(load(body), body, time_now())
+    proposed = triage.publisher.document("severity")["content"].replace(
+        "    level: 3\n    description: The system or one component is slow.",
+        "    level: 4\n    description: The system or one component is slow.")
+    started = time.perf_counter()
+    report = triage.publisher.backtest("severity", proposed, limit=cases)
+    seconds = time.perf_counter() - started
+    triage.flusher.stop()
+    print(f"backtest: {report['cases']} stored decisions replayed twice in {seconds:.2f} s, {report['changed']} would change, "
+          f"golden {report['golden']['passed']} passed / {len(report['golden']['failed'])} failed")
+
+
 def time_now():
     from datetime import datetime, timezone
 
@@ -195,6 +217,7 @@ if __name__ == "__main__":
     database = os.environ.get("TRIAGE_BENCH_DATABASE_URL", "")
     in_process()
     stored_in_process(database)
+    backtest_timing(database)
     print("over HTTP: gunicorn (gunicorn.conf.py: 2 sync workers), 4 client processes on the same machine, "
           "a new connection per request")
     over_http(database)
