@@ -59,6 +59,16 @@ _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def duplicate_ids(file: str, collection: str, items: list[dict], kind: str) -> list[Problem]:
+    """A Problem for every item whose id an earlier item of the list already has."""
+    problems, seen = [], set()
+    for item in items:
+        if item["id"] in seen:
+            problems.append(Problem(file, f"{collection}[{item['id']}]", "id", f"duplicate {kind} id {item['id']!r}"))
+        seen.add(item["id"])
+    return problems
+
+
 def parse_yaml(file: str, text: str):
     """Parse YAML text strictly; a syntax error or a duplicate key becomes a Problem."""
     try:

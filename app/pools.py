@@ -9,7 +9,7 @@ import pycountry
 
 from .calendars import Calendar, build_calendar, calendar_fields
 from .cases import PLANS
-from .documents import Problem, RulesInvalid
+from .documents import Problem, RulesInvalid, duplicate_ids
 from .regions import Regions
 
 TIERS = ("L1", "EE", "SE")
@@ -74,11 +74,9 @@ class PoolsSchema(ma.Schema):
 
 
 def build(file: str, doc: dict, regions: Regions) -> dict[str, Pool]:
-    problems, pools = [], {}
+    problems, pools = duplicate_ids(file, "pools", doc["pools"], "pool"), {}
     for spec in doc["pools"]:
         item = f"pools[{spec['id']}]"
-        if spec["id"] in pools:
-            problems.append(Problem(file, item, "id", f"duplicate pool id {spec['id']!r}"))
         if spec["region"] is not None and spec["region"] not in regions.names:
             problems.append(Problem(file, item, "region", f"undefined region {spec['region']!r}"))
         if spec["tier"] == "L1" and spec["region"] is None:

@@ -20,7 +20,7 @@ import pycountry
 from . import conditions
 from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS
 from .conditions import Field
-from .documents import Problem, RulesInvalid
+from .documents import Problem, RulesInvalid, duplicate_ids
 from .pools import TIERS, Pool
 from .regions import Placement, Regions
 
@@ -112,13 +112,10 @@ def fields(regions: Regions) -> dict[str, Field]:
 
 
 def build(file: str, doc: dict, regions: Regions, pools: dict[str, Pool], signals: frozenset[str]) -> tuple[Route, ...]:
-    problems, seen, routes = [], set(), []
+    problems, routes = duplicate_ids(file, "routes", doc["routes"], "route"), []
     known = fields(regions)
     for spec in doc["routes"]:
         item = f"routes[{spec['id']}]"
-        if spec["id"] in seen:
-            problems.append(Problem(file, item, "id", f"duplicate route id {spec['id']!r}"))
-        seen.add(spec["id"])
         problems += conditions.check(file, item, spec["when"], known, signals)
         for index, selector in enumerate(spec["candidates"]):
             problems += _check_selector(file, item, f"candidates[{index}]", selector, regions, pools)

@@ -12,7 +12,7 @@ import marshmallow as ma
 from . import conditions
 from .cases import CHANNELS, ENVIRONMENTS, LEVELS, PLANS
 from .conditions import Field
-from .documents import Problem, RulesInvalid
+from .documents import RulesInvalid, duplicate_ids
 
 # Fields of a case that severity rules may test (cases are normalised the same way, so a rule
 # can never silently miss on letter case).
@@ -111,13 +111,9 @@ class SeveritySchema(ma.Schema):
 
 def build_policy(file: str, doc: dict, signals: frozenset[str]) -> SeverityPolicy:
     """Cross-check a validated severity document against the known signals and field values."""
-    problems, seen = [], set()
+    problems = duplicate_ids(file, "rules", doc["rules"], "rule")
     for rule in doc["rules"]:
-        item = f"rules[{rule['id']}]"
-        if rule["id"] in seen:
-            problems.append(Problem(file, item, "id", f"duplicate rule id {rule['id']!r}"))
-        seen.add(rule["id"])
-        problems += conditions.check(file, item, rule["when"], FIELDS, signals)
+        problems += conditions.check(file, f"rules[{rule['id']}]", rule["when"], FIELDS, signals)
     if problems:
         raise RulesInvalid(problems)
     rules = tuple(SeverityRule(r["id"], r["level"], r["description"], r["when"], r["fallback"]) for r in doc["rules"])

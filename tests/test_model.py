@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, registry, samples
-from app.model import TrainingError, parse_label_map, prepare, read_rows, Columns
+from app.model import Columns, TrainingError, parse_label_map, prepare
 
 from .conftest import authed, case
 

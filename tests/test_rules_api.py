@@ -1,5 +1,4 @@
 """Rule management: versioned documents in the database (SQLite, and PostgreSQL when configured)."""
-import json
 import os
 import shutil
 import subprocess
