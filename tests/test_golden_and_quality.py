@@ -48,3 +48,11 @@ def test_severity_quality(app, name):
     total = Counter(language for language, *_ in results)
     for language in total:  # three in four exact, in every language, not just on average
         assert exact[language] / total[language] >= 0.75, (language, [r for r in results if r[0] == language and r[1] != r[2]])
+
+
+def test_severity_quality_on_the_untuned_set(app):
+    """The issue's criterion on a set nobody tuned the vocabularies to (measured once: 17/22, no
+    severity-1 as 3 or 4). Per language it is uneven (English 1 of 4), so only the whole is asserted."""
+    results = _quality(app, "untuned.yaml")
+    assert [r for r in results if r[1] == 1 and r[2] >= 3] == []
+    assert sum(want == got for _, want, got, _ in results) / len(results) >= 0.75
