@@ -130,10 +130,17 @@ class Store:
         # parameters compiles once; the dialects' insert().on_conflict_do_nothing() compiled on every call
         # and cost more than the rest of the request.
         names = [column.name for column in decisions.columns]
-        self._insert_decision = sa.text(
+        insert = sa.text(
             f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
             "ON CONFLICT (decision_id) DO NOTHING"
         ).bindparams(*[sa.bindparam(column.name, type_=column.type) for column in decisions.columns])
+        # Saving is on every request's path: the statement is compiled once for the dialect and run on a
+        # pooled driver connection, with each value passed through its column type's own bind processor
+        # (UTC instants, JSON), which is what SQLAlchemy would do, minus about 130 us of its machinery.
+        compiled = insert.compile(dialect=engine.dialect)
+        self._insert_sql, self._insert_order = compiled.string, compiled.positiontup
+        self._binders = {column.name: column.type.bind_processor(engine.dialect) or (lambda value: value)
+                         for column in decisions.columns}
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -141,8 +148,22 @@ class Store:
         """Insert decision records, skipping any decision_id already stored; returns how many were new."""
         if not records:
             return 0
-        with self.engine.begin() as conn:
-            return sum(conn.execute(self._insert_decision, _row(record)).rowcount for record in records)
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            inserted = 0
+            for record in records:
+                row = _row(record)
+                values = {name: bind(row.get(name)) for name, bind in self._binders.items()}
+                cursor.execute(self._insert_sql, [values[n] for n in self._insert_order] if self._insert_order else values)
+                inserted += cursor.rowcount
+            connection.commit()
+            return inserted
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()  # back to the pool
 
     def get(self, decision_id: str) -> dict | None:
         with self.engine.connect() as conn:
