@@ -2,9 +2,6 @@
 
 Access is denied by default: every view method names its roles with @requires, and a check before
 every request refuses an endpoint that does not (except the public ones below)."""
-import csv
-import io
-import json
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import wraps
@@ -13,6 +10,7 @@ from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from . import exports
 from . import schemas as s
 
 PUBLIC = {"health.Healthz", "health.Readyz", "api-docs.openapi_json"}
@@ -134,37 +132,9 @@ class Export(MethodView):
     @decisions.response(200, description="CSV or JSON Lines, one decision a row, with the latest correction")
     def get(self, query):
         """Decisions for analysts: the case, the assigned and the corrected severity and pool."""
-        body = export_text(triage().store.export(query.get("since")), query["format"])
+        body = exports.text(triage().store.export(query.get("since")), query["format"])
         kind = "text/csv" if query["format"] == "csv" else "application/jsonl"
         return Response(body, mimetype=kind)
-
-
-EXPORT_COLUMNS = ("decision_id", "decided_at", "reported_at", "customer_id", "plan", "country", "language",
-                  "subject", "description", "severity", "source", "pool", "corrected_severity", "corrected_pool", "label")
-
-
-def export_row(record: dict) -> dict:
-    """What analysts train on: the correction (when there is one) wins over the assigned level."""
-    body, answer = record["request"], record["answer"]
-    return {
-        "decision_id": record["decision_id"], "decided_at": record["decided_at"].isoformat(),
-        "reported_at": record["reported_at"].isoformat(), "customer_id": record["customer_id"], "plan": record["plan"],
-        "country": body["customer"]["country"], "language": answer["language"]["code"],
-        "subject": body["subject"], "description": body["description"], "severity": record["severity"],
-        "source": record["source"], "pool": record["pool"], "corrected_severity": record["corrected_severity"],
-        "corrected_pool": record["corrected_pool"], "label": record["corrected_severity"] or record["severity"],
-    }
-
-
-def export_text(records, fmt: str) -> str:
-    rows = (export_row(record) for record in records)
-    if fmt == "jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 # -- pools ----------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ _rules_option = click.option(
 )
 
 
-def _app(**overrides):
+def _service(**overrides):
+    """The service the server runs (settings, TRIAGE_* variables), with overrides."""
     from . import create_app
 
-    return create_app(overrides)
+    return create_app(overrides).extensions["triage"]
 
 
 @click.group()
@@ -51,16 +52,9 @@ def rules_check(rules_dir: Path):
     )
 
 
-def _triage(rules_dir: Path):
-    """The same service the server runs (settings, TRIAGE_* variables), on the given rules."""
-    from . import create_app
-
-    return create_app({"RULES_DIR": str(rules_dir)}).extensions["triage"]
-
-
 def _publisher():
     """The rule store of TRIAGE_DATABASE_URL (seeded from the rule files when empty)."""
-    return _app(RULES_SOURCE="database").extensions["triage"].publisher
+    return _service(RULES_SOURCE="database").publisher
 
 
 @rules.command("export")
@@ -101,7 +95,7 @@ def rules_import(folder, comment, author):
 def rules_test(rules_dir: Path):
     """Run the golden cases in <rules>/tests against the rules."""
     try:
-        triage = _triage(rules_dir)
+        triage = _service(RULES_DIR=str(rules_dir))
         cases = golden.load(rules_dir / "tests")
     except RulesInvalid as exc:
         for problem in exc.problems:
@@ -135,7 +129,7 @@ def _decide(case_file, rules_dir: Path, at):
         case = CaseSchema().load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}")
-    return _triage(rules_dir).classify(case, at or datetime.now(timezone.utc))
+    return _service(RULES_DIR=str(rules_dir)).classify(case, at or datetime.now(timezone.utc))
 
 
 _at_option = click.option("--at", callback=_instant, help="The instant of the decision (ISO 8601 with offset); default now.")
@@ -200,7 +194,7 @@ def tokens():
 @click.option("--name", required=True, help="Who or what uses it.")
 def tokens_create(role, name):
     """Create a token; it is printed alone on the last line, once, and only its hash is kept."""
-    record, token = _app().extensions["triage"].tokens.create(name, role)
+    record, token = _service().tokens.create(name, role)
     click.echo(f"token {record['id']} for {name} ({role}); keep it now, it is not shown again:")
     click.echo(token)
 
@@ -208,7 +202,7 @@ def tokens_create(role, name):
 @tokens.command("list")
 def tokens_list():
     """Every token: id, role, name, created, revoked."""
-    for t in _app().extensions["triage"].store.tokens():
+    for t in _service().store.tokens():
         revoked = f"revoked {t['revoked_at'].isoformat()}" if t["revoked_at"] else "active"
         click.echo(f"{t['id']}  {t['role']:8s}  {t['name']}  created {t['created_at'].isoformat()}  {revoked}")
 
@@ -217,7 +211,7 @@ def tokens_list():
 @click.argument("token_id")
 def tokens_revoke(token_id):
     """Revoke a token by its id."""
-    if not _app().extensions["triage"].tokens.revoke(token_id):
+    if not _service().tokens.revoke(token_id):
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
 
@@ -225,7 +219,7 @@ def tokens_revoke(token_id):
 @tokens.command("bootstrap")
 def tokens_bootstrap():
     """Create a first admin token if there is none (printed once); otherwise say how to make one."""
-    triage = _app().extensions["triage"]
+    triage = _service()
     if any(t["role"] == "admin" and t["revoked_at"] is None for t in triage.store.tokens()):
         click.echo("an admin token exists; make more with: .venv/bin/triage tokens create --role admin --name YOU")
         return
@@ -245,9 +239,9 @@ def decisions():
 @click.option("--output", type=click.File("w"), default="-", help="File to write; default standard output.")
 def decisions_export(fmt, since, output):
     """Write every decision with its latest correction (the correction wins as the label)."""
-    from .api import export_text
+    from . import exports
 
-    output.write(export_text(_app().extensions["triage"].store.export(since), fmt))
+    output.write(exports.text(_service().store.export(since), fmt))
 
 
 @main.group()
@@ -302,9 +296,9 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
     progress = _progress()
     try:
         if from_store:
-            from .api import export_row
+            from . import exports
 
-            rows = [export_row(r) for r in _app().extensions["triage"].store.export(since)]
+            rows = [exports.row(r) for r in _service().store.export(since)]
             if not rows:
                 raise TrainingError("the store has no decisions" + (f" since {since.isoformat()}" if since else ""))
             digest = hashlib.sha256("".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()

@@ -212,28 +212,33 @@ def route_case(case: CaseFacts, routes: tuple[Route, ...], fired: list[str], poo
                     candidates.append(pool)
     first = candidates[0]
 
-    urgent, why = _urgency(case, first, due_at, always_on_clock, now)
+    closed = {}  # pool id -> why it is closed at `now` (None: open); each pool is asked once
+
+    def closed_reason(pool):
+        if pool.id not in closed:
+            closed[pool.id] = pool.closed_reason(now)
+        return closed[pool.id]
+
+    urgent, why = _urgency(case, first, closed_reason(first), due_at, always_on_clock, now)
     follow_the_sun = all(route.follow_the_sun for route in taken)
     trace.append(why)
     if urgent and follow_the_sun:
         chosen = None
         for pool in candidates:
-            reason = pool.closed_reason(now)
-            if reason is None:
+            if closed_reason(pool) is None:
                 chosen = pool
                 break
-            trace.append(f"{pool.id}: closed, {reason}")
+            trace.append(f"{pool.id}: closed, {closed_reason(pool)}")
         if chosen is None:
             chosen = min(candidates, key=lambda p: p.calendar.next_opening(now))
             trace.append(f"no candidate is open now; {chosen.id} opens first")
     else:
         chosen = first
-        reason = chosen.closed_reason(now)
-        if reason is not None:
+        if closed_reason(chosen) is not None:
             because = "country-specific functionality stays local" if not follow_the_sun else "not urgent"
-            trace.append(f"{chosen.id}: closed, {reason}; the case waits for it ({because})")
+            trace.append(f"{chosen.id}: closed, {closed_reason(chosen)}; the case waits for it ({because})")
 
-    open_now = chosen.closed_reason(now) is None
+    open_now = closed_reason(chosen) is None
     available_at = now if open_now else chosen.calendar.next_opening(now)
     respond_in = chosen.answers_in(case.language)
     state = "open now" if open_now else f"opens {available_at.isoformat()}"
@@ -241,10 +246,11 @@ def route_case(case: CaseFacts, routes: tuple[Route, ...], fired: list[str], poo
     return Routing(chosen, respond_in, open_now, available_at, urgent, tuple(r.id for r in taken), tuple(trace))
 
 
-def _urgency(case: CaseFacts, first: Pool, due_at: datetime, always_on_clock: bool, now: datetime) -> tuple[bool, str]:
+def _urgency(case: CaseFacts, first: Pool, first_closed: str | None, due_at: datetime, always_on_clock: bool,
+             now: datetime) -> tuple[bool, str]:
     if case.severity <= 2:
         return True, f"urgent: severity {case.severity}"
-    if always_on_clock and first.closed_reason(now) is not None:
+    if always_on_clock and first_closed is not None:
         opens = first.calendar.next_opening(now)
         if opens > due_at:
             return True, (f"urgent: the {case.plan} plan's deadline {due_at.isoformat()} falls before "

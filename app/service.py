@@ -64,15 +64,15 @@ class Triage:
 
     # -- cases ------------------------------------------------------------------------------
 
-    def classify(self, case: Case, now: datetime) -> Decision:
-        """Decide a case; nothing is stored (the golden cases and the CLI use this)."""
+    def classify(self, case: Case, now: datetime, rules=None) -> Decision:
+        """Decide a case (with `rules`, or the rulebook in force); nothing is stored."""
         model, meta = self.model.get() if self.model else (None, None)
-        return classify_case(case, self.rules.get(), self.detector, now, (model, meta) if model else None)
+        return classify_case(case, rules or self.rules.get(), self.detector, now, (model, meta) if model else None)
 
     def classify_and_record(self, case: Case, body: dict, now: datetime) -> dict:
         """Decide a case, check the plan's quota, and keep the decision; returns the answer."""
-        decision = self.classify(case, now)
-        decision = self._with_quota(decision)
+        rules = self.rules.get()  # one rulebook for the whole request, even if a reload lands meanwhile
+        decision = self._with_quota(self.classify(case, now, rules), rules)
         answer = _dump(decision)
         if self.record_decisions:
             self._record({
@@ -84,9 +84,9 @@ class Triage:
             })
         return answer
 
-    def _with_quota(self, decision: Decision) -> Decision:
+    def _with_quota(self, decision: Decision, rules) -> Decision:
         case = decision.case
-        plan = self.rules.get().terms.plans[case.customer.plan]
+        plan = rules.terms.plans[case.customer.plan]
         if plan.cases_per_quarter is None:
             return decision
         start, end = quarter(case.reported_at)
@@ -114,8 +114,11 @@ class Triage:
 
     def pools(self, now: datetime) -> list[dict]:
         """Every pool, with whether it is open at `now` and why not."""
-        return [{**pool.describe(), "open_now": pool.closed_reason(now) is None, "closed_reason": pool.closed_reason(now)}
-                for pool in self.rules.get().pools.values()]
+        listed = []
+        for pool in self.rules.get().pools.values():
+            reason = pool.closed_reason(now)
+            listed.append({**pool.describe(), "open_now": reason is None, "closed_reason": reason})
+        return listed
 
     def coverage(self, at: datetime) -> dict:
         """Which pools are open at `at`; for the closed ones, why and when they open."""
