@@ -45,7 +45,8 @@ def requires(*roles):
 
 
 def authenticate():
-    """Before every request: a known endpoint that is public, or a valid token; else 401/404."""
+    """Before every request: public endpoints pass; others need a valid token (401) and a view that
+    declares its roles (403). Unknown paths pass through to their 404."""
     if request.endpoint is None or request.endpoint in PUBLIC or request.method == "OPTIONS":
         return None
     header = request.headers.get("Authorization", "")
