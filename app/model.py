@@ -1,11 +1,11 @@
 """The severity classifier: training, evaluation, and the model a process serves. No Flask.
 
 The pipeline: word (1-2) and character (2-5, within words) TF-IDF over the case's text, one-hot
-structured fields (and their pairwise combinations), and a linear SVM with balanced class weights
-(inflected languages share character n-grams; balanced weights serve macro-F1). An SVM gives
-margins, not probabilities: `probabilities` are a softmax of the margins with a temperature fitted
-on held-out cases (temperature scaling, never sharper than the raw margins), which keeps the
-predicted level and makes the confidence usable as a threshold.
+structured fields (and their pairwise combinations), and a linear classifier with balanced class
+weights (inflected languages share character n-grams; balanced weights serve macro-F1): a linear SVM
+or logistic regression, whichever does better on the held-out share. `probabilities` are a softmax
+of the margins with a temperature fitted on held-out cases (temperature scaling, never sharper than
+the raw margins), which keeps the predicted level and makes the confidence usable as a threshold.
 """
 import csv
 import hashlib
@@ -19,14 +19,19 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
+from .ngrams import columns_finder
+
 MIN_PER_LEVEL = 5  # fewer examples of a level than this cannot be learnt or measured
 MAX_TEXT = 4000  # characters of a case's text the model reads (the opening; stack traces run on)
+MAX_CHAR_TEXT = 1500  # of which its character n-grams read this many (they cost ~4 per character;
+                      # on the Hadoop Jira set 1,500 scored as well as 4,000 over five splits)
 csv.field_size_limit(16 * 1024 * 1024)
 
 
@@ -134,6 +139,10 @@ def texts_of(inputs) -> list[str]:
     return [item["text"] for item in inputs]
 
 
+def openings_of(inputs) -> list[str]:
+    return [item["text"][:MAX_CHAR_TEXT] for item in inputs]
+
+
 def features_of(inputs) -> list[dict]:
     out = []
     for item in inputs:
@@ -146,17 +155,34 @@ def features_of(inputs) -> list[dict]:
     return out
 
 
-def build_pipeline(with_features: bool, c: float = 0.5) -> Pipeline:
+# The classifiers train() chooses between by macro-F1 on its held-out share; the first is the
+# default, another must beat it by more than the held-out share's noise (see choose()). Both weigh
+# the levels as if equally common (macro-F1 counts a rare level as much as a common one). The SVM does
+# better where text separates the levels well; logistic regression where one level dominates (on
+# the Hadoop Jira set, 69% "Major", it finds more of the rare blockers).
+CLASSIFIERS = {
+    "svm": lambda: LinearSVC(C=0.5, class_weight="balanced"),
+    "logistic": lambda: LogisticRegression(C=0.5, class_weight="balanced", max_iter=1000, tol=1e-3),
+}
+BOOTSTRAP_ROUNDS = 300
+CROSS_VALIDATE_ROWS = 3000
+
+
+def build_features(with_features: bool) -> FeatureUnion:
     parts = [
         ("words", Pipeline([("text", FunctionTransformer(texts_of)),
                             ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True))])),
-        ("chars", Pipeline([("text", FunctionTransformer(texts_of)),
+        ("chars", Pipeline([("text", FunctionTransformer(openings_of)),
                             ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
                                                       sublinear_tf=True, max_features=300_000))])),
     ]
     if with_features:
         parts.append(("fields", Pipeline([("pick", FunctionTransformer(features_of)), ("onehot", DictVectorizer())])))
-    return Pipeline([("features", FeatureUnion(parts)), ("svm", LinearSVC(C=c, class_weight="balanced"))])
+    return FeatureUnion(parts)
+
+
+def build_pipeline(with_features: bool, classifier: str) -> Pipeline:
+    return Pipeline([("features", build_features(with_features)), ("classifier", CLASSIFIERS[classifier]())])
 
 
 @dataclass
@@ -167,18 +193,28 @@ class SeverityModel:
     levels: tuple[int, ...]
     temperature: float = 1.0
     columns: dict = field(default_factory=dict)
+    classifier: str = "svm"
 
     def margins(self, inputs: list[dict]) -> np.ndarray:
-        """The SVM's margins. For a few cases (serving) they are computed from the fitted vectorizers'
-        and the SVM's public attributes, without scikit-learn's per-call validation and sparse
-        matrices, which cost over a millisecond for one case; the arithmetic is the same (tests compare
-        it with the pipeline's decision_function, which batches use)."""
+        """The classifier's margins (for logistic regression, the logits). A batch goes through
+        scikit-learn; a few cases (serving) through `OneCase`, which computes the same numbers
+        without scikit-learn's per-call validation, sparse matrices and string n-grams (tests compare
+        the two)."""
         if len(inputs) > 16:
             scores = self.pipeline.decision_function(inputs)
         else:
-            union, svm = self.pipeline.named_steps["features"], self.pipeline.named_steps["svm"]
-            scores = np.array([_margins_of_one(item, union, svm) for item in inputs])
+            scores = np.array([self.one_case()(item) for item in inputs])
         return scores if scores.ndim == 2 else np.column_stack([-scores, scores])
+
+    def one_case(self) -> "OneCase":
+        """The serving path, built on first use (a fraction of a second; the registry builds it when
+        it loads a model, so no request waits for it). Not saved: it is rebuilt from the pipeline."""
+        if self.__dict__.get("_one_case") is None:
+            self.__dict__["_one_case"] = OneCase(self.pipeline)
+        return self.__dict__["_one_case"]
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key != "_one_case"}
 
     def probabilities(self, inputs: list[dict]) -> np.ndarray:
         return _softmax(self.margins(inputs) / self.temperature)
@@ -187,39 +223,47 @@ class SeverityModel:
         return np.array(self.levels)[self.margins(inputs).argmax(axis=1)]
 
 
-_ANALYZERS: dict = {}  # id(vectorizer) -> (vectorizer, its analyzer); analyzers do not pickle, so not saved
+class OneCase:
+    """One case's margins from the fitted pipeline's public attributes: each block's columns (text
+    n-grams via app.ngrams, or one-hot fields), their TF-IDF values, and the linear classifier's
+    weights, held per feature so that one case reads one row per column it hits."""
+
+    def __init__(self, pipeline: Pipeline):
+        linear, self.blocks, offset = pipeline.named_steps["classifier"], [], 0
+        for _, steps in pipeline.named_steps["features"].transformer_list:
+            pick, vectorizer = steps.steps[0][1].func, steps.steps[1][1]
+            finder = None if isinstance(vectorizer, DictVectorizer) else columns_finder(vectorizer)
+            self.blocks.append((pick, vectorizer, finder, offset))
+            offset += len(vectorizer.vocabulary_)
+        self.weights = np.ascontiguousarray(linear.coef_.T)
+        self.intercept = linear.intercept_
+
+    def __call__(self, item: dict) -> np.ndarray:
+        indices, values = [], []
+        for pick, vectorizer, finder, offset in self.blocks:
+            value = pick([item])[0]
+            if finder is None:
+                columns = [vectorizer.vocabulary_.get(f"{n}{vectorizer.separator}{v}") for n, v in value.items()]
+                block_indices = np.array([c for c in columns if c is not None], dtype=np.int64)
+                block_values = np.ones(len(block_indices))
+            else:
+                block_indices = finder(value)
+                block_values = _tfidf_shares(vectorizer, block_indices)
+            indices.append(block_indices + offset)
+            values.append(block_values)
+        scores = np.concatenate(values) @ self.weights[np.concatenate(indices)] + self.intercept
+        return scores if len(scores) > 1 else scores[0]
 
 
-def _margins_of_one(item: dict, union: FeatureUnion, svm: LinearSVC) -> np.ndarray:
-    indices, values, offset = [], [], 0
-    for _, steps in union.transformer_list:
-        pick, vectorizer = steps.steps[0][1].func, steps.steps[1][1]
-        block_indices, block_values = _weights(vectorizer, pick([item])[0])
-        indices.append(block_indices + offset)
-        values.append(block_values)
-        offset += len(vectorizer.vocabulary_)
-    indices, values = np.concatenate(indices), np.concatenate(values)
-    scores = svm.coef_[:, indices] @ values + svm.intercept_
-    return scores if len(scores) > 1 else scores[0]
-
-
-def _weights(vectorizer, value) -> tuple[np.ndarray, np.ndarray]:
-    """The non-zero columns and values one input gets from a fitted TfidfVectorizer or DictVectorizer."""
-    vocabulary = vectorizer.vocabulary_
-    if isinstance(vectorizer, DictVectorizer):
-        found = [vocabulary[key] for key in (f"{n}{vectorizer.separator}{v}" for n, v in value.items()) if key in vocabulary]
-        return np.array(found, dtype=int), np.ones(len(found))
-    cached = _ANALYZERS.get(id(vectorizer))
-    if cached is None or cached[0] is not vectorizer:
-        cached = _ANALYZERS[id(vectorizer)] = (vectorizer, vectorizer.build_analyzer())
-    counts = Counter(index for index in map(vocabulary.get, cached[1](value)) if index is not None)
-    indices = np.fromiter(counts.keys(), dtype=int, count=len(counts))
-    weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
-    if vectorizer.sublinear_tf:
-        weights = np.log(weights) + 1
-    weights *= vectorizer.idf_[indices]
-    norm = np.sqrt(weights @ weights)
-    return indices, (weights / norm if norm else weights)
+def _tfidf_shares(vectorizer: TfidfVectorizer, hits: np.ndarray) -> np.ndarray:
+    """Each hit's share of its column's TF-IDF value, for a text whose n-grams hit these columns
+    (with repeats): a column hit k times has value tf(k) * idf / norm, and each of its k hits carries
+    a k-th of it, so summing over hits gives the value without first grouping the hits by column
+    (grouping means sorting, the slowest step for a long text)."""
+    counts = np.bincount(hits, minlength=len(vectorizer.idf_))[hits]
+    values = (np.log(counts) + 1 if vectorizer.sublinear_tf else counts.astype(float)) * vectorizer.idf_[hits]
+    norm = np.sqrt((values * values / counts).sum())
+    return values / counts / norm if norm else values
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -240,20 +284,85 @@ def fit_temperature(margins: np.ndarray, truth_index: np.ndarray) -> float:
 
 def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=lambda step: None,
           holdout: float = 0.2, seed: int = 0) -> tuple[SeverityModel, dict]:
-    """Fit on all but a held-out share (metrics and the temperature come from it), then refit on all."""
+    """Compare the candidate classifiers and keep one (see choose()); fit it on all but a held-out
+    share, which gives the metrics and the temperature; then refit it on all rows. Up to
+    CROSS_VALIDATE_ROWS rows the candidates are compared by 5-fold cross-validation (a held-out share
+    of a few hundred cases cannot tell them apart), above it on the held-out share."""
     check_levels(levels)
     train_x, test_x, train_y, test_y = train_test_split(inputs, levels, test_size=holdout, random_state=seed,
                                                         stratify=levels)
-    progress("fitting on the training share")
-    held = SeverityModel(build_pipeline(with_features).fit(train_x, train_y), tuple(sorted(set(levels.tolist()))))
-    progress("measuring on the held-out share")
-    margins = held.margins(test_x)
-    index = {level: i for i, level in enumerate(held.levels)}
-    temperature = fit_temperature(margins, np.array([index[y] for y in test_y]))
-    metrics = evaluate(held, test_x, test_y)
-    progress("fitting on all rows")
-    final = SeverityModel(build_pipeline(with_features).fit(inputs, levels), held.levels, temperature)
+    progress("reading the training share's text")
+    features = build_features(with_features)
+    train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
+    fitted = {}
+    if len(inputs) <= CROSS_VALIDATE_ROWS:
+        truth, predicted = _cross_validated(inputs, levels, with_features, seed, progress)
+    else:
+        truth, predicted = test_y, {}
+        for name, make in CLASSIFIERS.items():
+            progress(f"fitting {name} on the training share")
+            fitted[name] = make().fit(train_m, train_y)
+            predicted[name] = fitted[name].predict(test_m)
+    best, scores = choose(truth, predicted, seed)
+    progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
+    if best not in fitted:
+        progress(f"fitting {best} on the training share")
+        fitted[best] = CLASSIFIERS[best]().fit(train_m, train_y)
+    levels_known = tuple(sorted(set(levels.tolist())))
+    held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known)
+    index = {level: i for i, level in enumerate(levels_known)}
+    temperature = fit_temperature(held.margins(test_x), np.array([index[y] for y in test_y]))
+    metrics = {**evaluate(held, test_x, test_y), "candidates": scores,
+               "compared_by": "5-fold cross-validation" if len(inputs) <= CROSS_VALIDATE_ROWS else "the held-out share"}
+    progress(f"fitting {best} on all rows")
+    final = SeverityModel(build_pipeline(with_features, best).fit(inputs, levels), levels_known, temperature,
+                          classifier=best)
     return final, metrics
+
+
+def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int,
+                     progress) -> tuple[np.ndarray, dict]:
+    """Every candidate's out-of-fold prediction for every row."""
+    predicted = {name: np.zeros_like(levels) for name in CLASSIFIERS}
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(np.zeros(len(levels)), levels)
+    for number, (fit_rows, test_rows) in enumerate(folds, 1):
+        progress(f"comparing {', '.join(CLASSIFIERS)}: fold {number} of 5")
+        features = build_features(with_features)
+        fit_m = features.fit_transform([inputs[i] for i in fit_rows])
+        test_m = features.transform([inputs[i] for i in test_rows])
+        for name, make in CLASSIFIERS.items():
+            predicted[name][test_rows] = make().fit(fit_m, levels[fit_rows]).predict(test_m)
+    return levels, predicted
+
+
+def choose(truth: np.ndarray, predicted: dict, seed: int = 0) -> tuple[str, dict]:
+    """The candidate to keep, and every candidate's macro-F1 on the cases it was not trained on. The
+    first candidate stays unless another beats it by more than one standard error of the difference,
+    estimated by a paired bootstrap over those cases: with a rare level a few dozen strong, a small
+    lead is as likely luck as skill."""
+    labels = np.unique(np.concatenate([truth, *predicted.values()]))
+    scores = {name: round(_macro_f1(truth, guess, labels), 4) for name, guess in predicted.items()}
+    default, *others = predicted
+    rounds = np.random.default_rng(seed).integers(0, len(truth), size=(BOOTSTRAP_ROUNDS, len(truth)))
+    best, lead = default, 0.0
+    for name in others:
+        differences = [_macro_f1(truth[r], predicted[name][r], labels) - _macro_f1(truth[r], predicted[default][r], labels)
+                       for r in rounds]
+        margin = scores[name] - scores[default]
+        if margin > np.std(differences) and margin > lead:
+            best, lead = name, margin
+    return best, scores
+
+
+def _macro_f1(truth: np.ndarray, guess: np.ndarray, labels: np.ndarray) -> float:
+    """Macro-F1 over the given labels (scikit-learn's f1_score, without its validation: the bootstrap
+    calls this hundreds of times)."""
+    k = len(labels)
+    matrix = np.bincount(np.searchsorted(labels, truth) * k + np.searchsorted(labels, guess),
+                         minlength=k * k).reshape(k, k)
+    hits = np.diag(matrix)
+    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
+    return float(np.mean(np.divide(2 * hits, denominator, out=np.zeros(k), where=denominator > 0)))
 
 
 def evaluate(model: SeverityModel, inputs: list[dict], levels: np.ndarray) -> dict:

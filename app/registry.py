@@ -83,6 +83,7 @@ def load(models_dir: Path, version: str) -> tuple[SeverityModel, dict]:
     model = joblib.load(Path(models_dir) / version / ARTIFACT)
     if not isinstance(model, SeverityModel):
         raise ModelRefused(f"model {version}: the artifact is not a severity model")
+    model.one_case()  # build the serving path now, not in the first request
     return model, meta
 
 

@@ -37,8 +37,11 @@ def trained(tmp_path_factory):
 
 def test_training_saves_artifact_and_metadata(trained):
     models, version, data, done = trained
-    assert "fitting on the training share" in done.stderr and "saving" in done.stderr  # progress as it works
+    assert "fold 1 of 5" in done.stderr and "keeping" in done.stderr and "saving" in done.stderr  # progress
     meta = json.loads((models / version / "model.json").read_text())
+    assert meta["options"]["classifier"] in ("svm", "logistic")
+    assert set(meta["metrics"]["candidates"]) == {"svm", "logistic"}
+    assert meta["metrics"]["compared_by"] == "5-fold cross-validation"
     assert meta["version"] == version and meta["rows"] == 224 and meta["levels"] == [1, 2, 3, 4]
     assert meta["data_sha256"] == registry.sha256_of(data)
     assert meta["artifact_sha256"] == registry.sha256_of(models / version / "model.joblib")
@@ -204,18 +207,59 @@ def test_train_from_store_lets_corrections_win(tmp_path):
     assert later.returncode == 1 and "the store has no decisions since" in later.stderr
 
 
-def test_serving_margins_equal_the_pipelines(trained):
-    """The one-case fast path computes exactly what scikit-learn's pipeline computes."""
+@pytest.mark.parametrize("classifier, levels", [("svm", (1, 2, 3, 4)), ("logistic", (1, 2, 3, 4)),
+                                                ("svm", (1, 4)), ("logistic", (2, 3))])
+def test_serving_margins_equal_the_pipelines(classifier, levels):
+    """The one-case serving path computes what scikit-learn's pipeline computes, for either
+    classifier, with four levels or two."""
     import numpy as np
 
-    from app.model import as_input
+    from app.model import SeverityModel, as_input, build_pipeline
 
-    models, version, _, _ = trained
-    model, _ = registry.load(models, version)
-    rows = samples.generate(per_level=4, seed=11)
-    inputs = [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
+    def inputs_of(rows):
+        return [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
+
+    training = [r for r in samples.generate(per_level=10, seed=3) if r["level"] in levels]
+    pipeline = build_pipeline(True, classifier).fit(inputs_of(training), np.array([r["level"] for r in training]))
+    model = SeverityModel(pipeline, levels)
+    inputs = inputs_of(samples.generate(per_level=4, seed=11))
     inputs += [as_input({"s": "Ticket", "d": ""}, {"language": "xx"}), as_input({"s": "", "d": ""}, {}),
-               as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"})]
+               as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"}),
+               as_input({"s": "Ünïcode\u00a0spaces\t\ttabs", "d": "a b c de de de DE\n\n!!"}, {})]
     one_by_one = np.array([model.margins([item])[0] for item in inputs])
-    assert np.allclose(one_by_one, model.pipeline.decision_function(inputs))
-    assert np.allclose(model.margins(inputs), one_by_one)  # the batch path agrees too
+    assert np.allclose(one_by_one, model.margins(inputs))  # more than 16 cases: scikit-learn's own path
+    batch = pipeline.decision_function(inputs)
+    assert np.allclose(one_by_one, batch if batch.ndim == 2 else np.column_stack([-batch, batch]))
+
+
+def test_choosing_a_classifier_needs_more_than_a_lucky_lead():
+    """Another candidate replaces the default only when its lead on unseen cases is beyond noise."""
+    import numpy as np
+
+    from app.model import choose
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 5, size=400)
+    default = np.where(rng.random(400) < 0.6, truth, rng.integers(1, 5, size=400))
+    wrong, right = np.flatnonzero(default != truth), np.flatnonzero(default == truth)
+    slightly = default.copy()  # right on 12 more cases, wrong on 10 others: a lead, but luck could make it
+    slightly[wrong[:12]] = truth[wrong[:12]]
+    slightly[right[:10]] = truth[right[:10]] % 4 + 1
+    clearly = np.where(rng.random(400) < 0.85, truth, default)
+    best, scores = choose(truth, {"svm": default, "logistic": slightly})
+    assert best == "svm" and scores["logistic"] > scores["svm"]
+    best, scores = choose(truth, {"svm": default, "logistic": clearly})
+    assert best == "logistic" and scores["logistic"] > scores["svm"] + 0.1
+
+
+def test_macro_f1_agrees_with_scikit_learn():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from app.model import _macro_f1
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        truth, guess = rng.integers(1, 5, size=50), rng.integers(2, 5, size=50)
+        labels = np.unique(np.concatenate([truth, guess]))
+        assert _macro_f1(truth, guess, labels) == pytest.approx(f1_score(truth, guess, average="macro"))

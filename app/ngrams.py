@@ -1,0 +1,180 @@
+"""Which columns of a fitted scikit-learn text vectorizer one text hits, fast enough to serve.
+
+scikit-learn's analyzers build every n-gram as a Python string: for a 4,000-character case the
+character analyzer alone makes some 16,000 of them and takes milliseconds. `CharNgrams` finds the
+same n-grams with numpy instead: the text's code points are hashed per window, and the windows are
+looked up among the hashes of the vectorizer's vocabulary. The answer equals scikit-learn's (the
+tests compare them); a 64-bit hash could in principle make an unseen n-gram look like a known one,
+with odds of about one in 10^13 per n-gram.
+"""
+import re
+from itertools import repeat
+
+import numpy as np
+
+_BASE = np.uint64(1_000_003)  # the multiplier of the polynomial hash over code points
+
+
+def columns_finder(vectorizer):
+    """A function text -> the vocabulary columns its terms hit (repeated as often as the term occurs)."""
+    for kind in (CharNgrams, WordNgrams):
+        if kind.handles(vectorizer):
+            return kind(vectorizer)
+    analyzer, vocabulary = vectorizer.build_analyzer(), vectorizer.vocabulary_
+
+    def find(text: str) -> np.ndarray:
+        found = [column for column in map(vocabulary.get, analyzer(text)) if column is not None]
+        return np.array(found, dtype=np.int64)
+
+    return find
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+
+
+def _polynomial(hashes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """One more code point into each hash: the hash of n points is 1*B^n + p1*B^(n-1) + ... + pn,
+    modulo 2^64, so its leading 1 keeps n-grams of different lengths apart."""
+    return hashes * _BASE + points  # numpy wraps integer arrays silently: modulo 2^64, as intended
+
+
+def _mix(keys: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: spreads every bit of a key over the high bits the table's
+    slots are taken from (a short n-gram's polynomial hash has none there). A bijection, so it
+    adds no collisions; 0 stays 0 and is then reserved for the empty slot."""
+    keys = keys ^ (keys >> np.uint64(33))
+    keys = keys * np.uint64(0xFF51AFD7ED558CCD)
+    keys = keys ^ (keys >> np.uint64(33))
+    keys = keys * np.uint64(0xC4CEB9FE1A85EC53)
+    return (keys ^ (keys >> np.uint64(33))) | np.uint64(1)
+
+
+class _Table:
+    """An open-addressing hash table (linear probing) from 64-bit keys to columns, in two arrays:
+    one random read per key, where a sorted array's binary search takes a chain of dependent ones."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        keys = _mix(keys)
+        bits = max(4, int(2 * len(keys) - 1).bit_length())  # at most half full
+        self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
+        self.keys, self.values = np.zeros(1 << bits, dtype=np.uint64), np.zeros(1 << bits, dtype=np.int64)
+        slots = (keys >> self.shift).astype(np.int64)
+        self.probes = 0
+        while len(keys):  # place what lands in an empty slot (one key per slot per round), move the rest on
+            self.probes += 1
+            free = self.keys[slots] == 0
+            _, first = np.unique(np.where(free, slots, -1), return_index=True)
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[first] = free[first]
+            self.keys[slots[placed]], self.values[slots[placed]] = keys[placed], values[placed]
+            keys, values, slots = keys[~placed], values[~placed], slots[~placed]
+            slots = np.where(self.keys[slots] != 0, (slots + 1) & self.mask, slots)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The columns of the keys that are in the table (unknown keys are left out)."""
+        keys = _mix(keys)
+        slots = (keys >> self.shift).astype(np.int64)
+        found = []
+        for _ in range(self.probes):
+            stored = self.keys[slots]
+            hit = stored == keys
+            found.append(self.values[slots[hit]])
+            going_on = (stored != 0) & ~hit
+            keys, slots = keys[going_on], (slots[going_on] + 1) & self.mask
+            if not len(keys):
+                break
+        return np.concatenate(found)
+
+
+class CharNgrams:
+    """The columns of a fitted `analyzer="char_wb"` vectorizer that one text hits.
+
+    scikit-learn pads each whitespace-separated word with one space and takes its n-grams; here the
+    words are joined with single spaces (" w1 w2 w3 "), and a window is one of a word's n-grams
+    exactly when no space lies strictly inside it. That holds for n-grams of two characters or more,
+    which is why a vectorizer whose n-grams start at one character is left to scikit-learn.
+    """
+
+    @staticmethod
+    def handles(vectorizer) -> bool:
+        return (getattr(vectorizer, "analyzer", None) == "char_wb" and vectorizer.ngram_range[0] >= 2
+                and vectorizer.lowercase and vectorizer.preprocessor is None and vectorizer.strip_accents is None)
+
+    def __init__(self, vectorizer):
+        self.sizes = range(vectorizer.ngram_range[0], vectorizer.ngram_range[1] + 1)
+        keys, columns = [], []
+        for n in self.sizes:
+            terms = [term for term in vectorizer.vocabulary_ if len(term) == n]
+            if terms:
+                points = _code_points("".join(terms)).reshape(len(terms), n)
+                hashes = np.ones(len(terms), dtype=np.uint64)
+                for i in range(n):
+                    hashes = _polynomial(hashes, points[:, i])
+                keys.append(hashes)
+                columns.append(np.fromiter((vectorizer.vocabulary_[t] for t in terms), dtype=np.int64, count=len(terms)))
+        self.table = _Table(np.concatenate(keys), np.concatenate(columns))
+
+    def __call__(self, text: str) -> np.ndarray:
+        words = text.lower().split()
+        if not words:
+            return np.zeros(0, dtype=np.int64)
+        points = _code_points(" " + " ".join(words) + " ")
+        spaces = np.concatenate([[0], np.cumsum(points == 32)])  # spaces[i] = spaces before position i
+        windows, hashes = [], np.ones(len(points), dtype=np.uint64)
+        for n in range(1, self.sizes.stop):
+            if len(points) < n:
+                break
+            hashes = _polynomial(hashes[:len(points) - n + 1], points[n - 1:])  # now the windows of n points
+            if n in self.sizes:
+                starts = np.arange(len(points) - n + 1)
+                inside = spaces[starts + n - 1] - spaces[starts + 1]  # spaces at positions start+1 .. start+n-2
+                windows.append(hashes[inside == 0])
+        return self.table.get(np.concatenate(windows))
+
+
+class WordNgrams:
+    """The columns of a fitted word vectorizer (words and word pairs) that one text hits.
+
+    Every word of the vocabulary gets a number; a text's words are looked up once, and a pair is
+    looked up by its two numbers instead of as a joined string. A word the vocabulary does not know
+    cannot be part of a pair it knows, so such pairs are skipped.
+    """
+
+    @staticmethod
+    def handles(vectorizer) -> bool:
+        return (getattr(vectorizer, "analyzer", None) == "word" and vectorizer.ngram_range in ((1, 1), (1, 2))
+                and vectorizer.lowercase and vectorizer.preprocessor is None and vectorizer.tokenizer is None
+                and vectorizer.strip_accents is None and vectorizer.stop_words is None)
+
+    def __init__(self, vectorizer):
+        self.pattern = re.compile(vectorizer.token_pattern)
+        self.numbers: dict[str, int] = {}
+        pairs = []
+        for term, column in vectorizer.vocabulary_.items():
+            for word in term.split(" "):
+                self.numbers.setdefault(word, len(self.numbers))
+        self.single = np.full(len(self.numbers) + 1, -1, dtype=np.int64)  # the last entry: unknown words
+        for term, column in vectorizer.vocabulary_.items():
+            words = term.split(" ")
+            if len(words) == 1:
+                self.single[self.numbers[term]] = column
+            else:
+                pairs.append((self._pair(self.numbers[words[0]], self.numbers[words[1]]), column))
+        keys, columns = (np.array(values, dtype=np.uint64 if i == 0 else np.int64) for i, values in
+                         enumerate(zip(*pairs))) if pairs else (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+        self.pairs = _Table(keys, columns) if len(keys) else None
+
+    def _pair(self, first, second):
+        return first * (len(self.numbers) + 1) + second
+
+    def __call__(self, text: str) -> np.ndarray:
+        words = self.pattern.findall(text.lower())
+        unknown = len(self.numbers)
+        numbers = np.fromiter(map(self.numbers.get, words, repeat(unknown)), dtype=np.int64, count=len(words))
+        single = self.single[numbers]
+        found = [single[single >= 0]]
+        if self.pairs is not None and len(numbers) > 1:
+            known = (numbers[:-1] != unknown) & (numbers[1:] != unknown)
+            found.append(self.pairs.get(self._pair(numbers[:-1][known], numbers[1:][known]).astype(np.uint64)))
+        return np.concatenate(found)
