@@ -235,7 +235,7 @@ class OneCase:
             finder = None if isinstance(vectorizer, DictVectorizer) else columns_finder(vectorizer)
             self.blocks.append((pick, vectorizer, finder, offset))
             offset += len(vectorizer.vocabulary_)
-        self.weights = np.ascontiguousarray(linear.coef_.T)
+        self.weights = np.ascontiguousarray(linear.coef_.T, dtype=np.float32)  # half the memory to read
         self.intercept = linear.intercept_
 
     def __call__(self, item: dict) -> np.ndarray:

@@ -3,16 +3,21 @@
 scikit-learn's analyzers build every n-gram as a Python string: for a 4,000-character case the
 character analyzer alone makes some 16,000 of them and takes milliseconds. `CharNgrams` finds the
 same n-grams with numpy instead: the text's code points are hashed per window, and the windows are
-looked up among the hashes of the vectorizer's vocabulary. The answer equals scikit-learn's (the
-tests compare them); a 64-bit hash could in principle make an unseen n-gram look like a known one,
-with odds of about one in 10^13 per n-gram.
+looked up among the hashes of the vectorizer's vocabulary; `WordNgrams` numbers the vocabulary's
+words once and looks word pairs up by their numbers. The answers equal scikit-learn's (the tests
+compare them); a 64-bit hash could in principle make an unseen n-gram look like a known one, with
+odds of about one in 10^13 per n-gram.
 """
 import re
 from itertools import repeat
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-_BASE = np.uint64(1_000_003)  # the multiplier of the polynomial hash over code points
+# The multiplier of the polynomial hash over code points: odd (so multiplying loses no bits) and
+# large (so every code point reaches the high bits; with a base below 0x10FFFF, two n-grams with
+# code points above the base could hash alike exactly).
+_BASE = np.uint64(0x9E3779B97F4A7C15)
 
 
 def columns_finder(vectorizer):
@@ -58,11 +63,9 @@ class _Table:
         keys = _mix(keys)
         bits = max(4, int(2 * len(keys) - 1).bit_length())  # at most half full
         self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
-        self.keys, self.values = np.zeros(1 << bits, dtype=np.uint64), np.zeros(1 << bits, dtype=np.int64)
+        self.keys, self.values = np.zeros(1 << bits, dtype=np.uint64), np.zeros(1 << bits, dtype=np.int32)
         slots = (keys >> self.shift).astype(np.int64)
-        self.probes = 0
         while len(keys):  # place what lands in an empty slot (one key per slot per round), move the rest on
-            self.probes += 1
             free = self.keys[slots] == 0
             _, first = np.unique(np.where(free, slots, -1), return_index=True)
             placed = np.zeros(len(keys), dtype=bool)
@@ -76,15 +79,20 @@ class _Table:
         keys = _mix(keys)
         slots = (keys >> self.shift).astype(np.int64)
         found = []
-        for _ in range(self.probes):
+        while len(keys) > 16:  # whole arrays while many keys are still looking
             stored = self.keys[slots]
             hit = stored == keys
             found.append(self.values[slots[hit]])
             going_on = (stored != 0) & ~hit
             keys, slots = keys[going_on], (slots[going_on] + 1) & self.mask
-            if not len(keys):
-                break
-        return np.concatenate(found)
+        tail = []  # the last few, one at a time: a run of array calls costs more than a few lookups
+        for key, slot in zip(keys.tolist(), slots.tolist()):
+            while (stored := int(self.keys[slot])) and stored != key:
+                slot = (slot + 1) & self.mask
+            if stored:
+                tail.append(int(self.values[slot]))
+        found.append(np.array(tail, dtype=np.int32))
+        return np.concatenate(found).astype(np.int64)
 
 
 class CharNgrams:
@@ -120,16 +128,14 @@ class CharNgrams:
         if not words:
             return np.zeros(0, dtype=np.int64)
         points = _code_points(" " + " ".join(words) + " ")
-        spaces = np.concatenate([[0], np.cumsum(points == 32)])  # spaces[i] = spaces before position i
-        windows, hashes = [], np.ones(len(points), dtype=np.uint64)
+        spaces = np.concatenate([[0], np.cumsum(points == 32)])  # spaces[i]: spaces before position i
+        windows, hashes, length = [], np.ones(len(points), dtype=np.uint64), len(points)
         for n in range(1, self.sizes.stop):
-            if len(points) < n:
+            if length < n:
                 break
-            hashes = _polynomial(hashes[:len(points) - n + 1], points[n - 1:])  # now the windows of n points
-            if n in self.sizes:
-                starts = np.arange(len(points) - n + 1)
-                inside = spaces[starts + n - 1] - spaces[starts + 1]  # spaces at positions start+1 .. start+n-2
-                windows.append(hashes[inside == 0])
+            hashes = _polynomial(hashes[:length - n + 1], points[n - 1:])  # now the windows of n points
+            if n in self.sizes:  # keep the windows with no space at positions start+1 .. start+n-2
+                windows.append(hashes[spaces[n - 1:length] == spaces[1:length - n + 2]])
         return self.table.get(np.concatenate(windows))
 
 
@@ -148,22 +154,24 @@ class WordNgrams:
                 and vectorizer.strip_accents is None and vectorizer.stop_words is None)
 
     def __init__(self, vectorizer):
-        self.pattern = re.compile(vectorizer.token_pattern)
+        # scikit-learn's default, r"(?u)\b\w\w+\b", finds the runs of two or more word characters,
+        # as r"\w\w+" does a third faster (the tests compare the two on any text)
+        default = vectorizer.token_pattern == TfidfVectorizer().token_pattern
+        self.pattern = re.compile(r"\w\w+" if default else vectorizer.token_pattern)
         self.numbers: dict[str, int] = {}
-        pairs = []
-        for term, column in vectorizer.vocabulary_.items():
+        for term in vectorizer.vocabulary_:
             for word in term.split(" "):
                 self.numbers.setdefault(word, len(self.numbers))
         self.single = np.full(len(self.numbers) + 1, -1, dtype=np.int64)  # the last entry: unknown words
+        pairs, pair_columns = [], []
         for term, column in vectorizer.vocabulary_.items():
-            words = term.split(" ")
-            if len(words) == 1:
-                self.single[self.numbers[term]] = column
+            first, _, second = term.partition(" ")
+            if second:
+                pairs.append(self._pair(self.numbers[first], self.numbers[second]))
+                pair_columns.append(column)
             else:
-                pairs.append((self._pair(self.numbers[words[0]], self.numbers[words[1]]), column))
-        keys, columns = (np.array(values, dtype=np.uint64 if i == 0 else np.int64) for i, values in
-                         enumerate(zip(*pairs))) if pairs else (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
-        self.pairs = _Table(keys, columns) if len(keys) else None
+                self.single[self.numbers[first]] = column
+        self.pairs = _Table(np.array(pairs, dtype=np.uint64), np.array(pair_columns)) if pairs else None
 
     def _pair(self, first, second):
         return first * (len(self.numbers) + 1) + second
