@@ -400,8 +400,9 @@ def model_list(models_dir):
             click.echo(f"{mark} {meta['version']}  {meta['error']}")
             continue
         m = meta["metrics"]
+        classifier = meta.get("options", {}).get("classifier", "-")
         click.echo(f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
-                   f"macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
+                   f"{classifier:8s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
 
 
 @model.command("activate")

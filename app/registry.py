@@ -83,7 +83,11 @@ def load(models_dir: Path, version: str) -> tuple[SeverityModel, dict]:
     model = joblib.load(Path(models_dir) / version / ARTIFACT)
     if not isinstance(model, SeverityModel):
         raise ModelRefused(f"model {version}: the artifact is not a severity model")
-    model.one_case()  # build the serving path now, not in the first request
+    try:
+        model.one_case()  # build the serving path now, not in the first request
+    except (KeyError, AttributeError) as exc:
+        raise ModelRefused(f"model {version}: its pipeline is not one this version of triage serves "
+                           f"(missing {exc}); retrain it") from None
     return model, meta
 
 

@@ -144,6 +144,21 @@ def test_a_model_from_another_scikit_learn_is_refused(trained, tmp_path):
         registry.verify(models, version)
 
 
+def test_a_model_of_another_shape_is_refused_when_loaded(trained, tmp_path):
+    """An artifact that passes the hash check but whose pipeline this code cannot serve (session 1's
+    models named their last step "svm") is refused with a reason, not a stack trace in a request."""
+    from sklearn.pipeline import Pipeline
+
+    models, version = _copy_registry(trained, tmp_path)
+    model, meta = registry.load(models, version)
+    model.pipeline = Pipeline([("features", model.pipeline.named_steps["features"]),
+                               ("svm", model.pipeline.named_steps["classifier"])])
+    model.__dict__.pop("_one_case")
+    old = registry.save(models, model, {k: meta[k] for k in ("rows", "data", "data_sha256", "columns", "metrics")})
+    with pytest.raises(registry.ModelRefused, match="retrain it"):
+        registry.load(models, old["version"])
+
+
 def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(trained, tmp_path, rules_dir):
     models, version = _copy_registry(trained, tmp_path)
     severity = rules_dir / "severity.yaml"
