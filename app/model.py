@@ -2,8 +2,8 @@
 
 The pipeline: word (1-2) and character (2-5, within words) TF-IDF over the case's text, one-hot
 structured fields (and their pairwise combinations), and a linear classifier with balanced class
-weights (inflected languages share character n-grams; balanced weights serve macro-F1): a linear SVM
-or logistic regression, whichever does better on the held-out share. `probabilities` are a softmax
+weights (inflected languages share character n-grams; balanced weights serve macro-F1): a linear SVM,
+or logistic regression where it does clearly better on cases it was not trained on (see choose()). `probabilities` are a softmax
 of the margins with a temperature fitted on held-out cases (temperature scaling, never sharper than
 the raw margins), which keeps the predicted level and makes the confidence usable as a threshold.
 """
@@ -155,8 +155,8 @@ def features_of(inputs) -> list[dict]:
     return out
 
 
-# The classifiers train() chooses between by macro-F1 on its held-out share; the first is the
-# default, another must beat it by more than the held-out share's noise (see choose()). Both weigh
+# The classifiers train() chooses between by macro-F1 on cases they were not trained on; the first
+# is the default, another must beat it by more than those cases' noise (see choose()). Both weigh
 # the levels as if equally common (macro-F1 counts a rare level as much as a common one). The SVM does
 # better where text separates the levels well; logistic regression where one level dominates (on
 # the Hadoop Jira set, 69% "Major", it finds more of the rare blockers).
@@ -296,7 +296,7 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
     fitted = {}
     if len(inputs) <= CROSS_VALIDATE_ROWS:
-        truth, predicted = _cross_validated(inputs, levels, with_features, seed, progress)
+        truth, predicted = levels, _cross_validated(inputs, levels, with_features, seed, progress)
     else:
         truth, predicted = test_y, {}
         for name, make in CLASSIFIERS.items():
@@ -320,8 +320,7 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     return final, metrics
 
 
-def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int,
-                     progress) -> tuple[np.ndarray, dict]:
+def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int, progress) -> dict:
     """Every candidate's out-of-fold prediction for every row."""
     predicted = {name: np.zeros_like(levels) for name in CLASSIFIERS}
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(np.zeros(len(levels)), levels)
@@ -332,7 +331,7 @@ def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool
         test_m = features.transform([inputs[i] for i in test_rows])
         for name, make in CLASSIFIERS.items():
             predicted[name][test_rows] = make().fit(fit_m, levels[fit_rows]).predict(test_m)
-    return levels, predicted
+    return predicted
 
 
 def choose(truth: np.ndarray, predicted: dict, seed: int = 0) -> tuple[str, dict]:
