@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -160,10 +160,15 @@ def features_of(inputs) -> list[dict]:
 # the levels as if equally common (macro-F1 counts a rare level as much as a common one). The SVM does
 # better where text separates the levels well; logistic regression where one level dominates (on
 # the Hadoop Jira set, 69% "Major", it finds more of the rare blockers).
-CLASSIFIERS = {
-    "svm": lambda: LinearSVC(C=0.5, class_weight="balanced"),
-    "logistic": lambda: LogisticRegression(C=0.5, class_weight="balanced", max_iter=1000, tol=1e-3),
+CLASSIFIERS = {  # name -> (kind, its options)
+    "svm": (LinearSVC, {"C": 0.5, "class_weight": "balanced"}),
+    "logistic": (LogisticRegression, {"C": 0.5, "class_weight": "balanced", "max_iter": 1000, "tol": 1e-3}),
 }
+
+
+def new_classifier(name: str):
+    kind, options = CLASSIFIERS[name]
+    return kind(**options)
 BOOTSTRAP_ROUNDS = 300
 CROSS_VALIDATE_ROWS = 3000
 
@@ -182,7 +187,7 @@ def build_features(with_features: bool) -> FeatureUnion:
 
 
 def build_pipeline(with_features: bool, classifier: str) -> Pipeline:
-    return Pipeline([("features", build_features(with_features)), ("classifier", CLASSIFIERS[classifier]())])
+    return Pipeline([("features", build_features(with_features)), ("classifier", new_classifier(classifier))])
 
 
 @dataclass
@@ -192,8 +197,12 @@ class SeverityModel:
     pipeline: Pipeline
     levels: tuple[int, ...]
     temperature: float = 1.0
-    columns: dict = field(default_factory=dict)
-    classifier: str = "svm"
+
+    @property
+    def classifier(self) -> str:
+        """Which of CLASSIFIERS the pipeline ends in."""
+        step = self.pipeline.named_steps["classifier"]
+        return next(name for name, (kind, _) in CLASSIFIERS.items() if isinstance(step, kind))
 
     def margins(self, inputs: list[dict]) -> np.ndarray:
         """The classifier's margins (for logistic regression, the logits). A batch goes through
@@ -294,29 +303,28 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     progress("reading the training share's text")
     features = build_features(with_features)
     train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
-    fitted = {}
-    if len(inputs) <= CROSS_VALIDATE_ROWS:
+    fitted, cross_validate = {}, len(inputs) <= CROSS_VALIDATE_ROWS
+    if cross_validate:
         truth, predicted = levels, _cross_validated(inputs, levels, with_features, seed, progress)
     else:
         truth, predicted = test_y, {}
-        for name, make in CLASSIFIERS.items():
+        for name in CLASSIFIERS:
             progress(f"fitting {name} on the training share")
-            fitted[name] = make().fit(train_m, train_y)
+            fitted[name] = new_classifier(name).fit(train_m, train_y)
             predicted[name] = fitted[name].predict(test_m)
     best, scores = choose(truth, predicted, seed)
     progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
     if best not in fitted:
         progress(f"fitting {best} on the training share")
-        fitted[best] = CLASSIFIERS[best]().fit(train_m, train_y)
+        fitted[best] = new_classifier(best).fit(train_m, train_y)
     levels_known = tuple(sorted(set(levels.tolist())))
     held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known)
     index = {level: i for i, level in enumerate(levels_known)}
     temperature = fit_temperature(held.margins(test_x), np.array([index[y] for y in test_y]))
     metrics = {**evaluate(held, test_x, test_y), "candidates": scores,
-               "compared_by": "5-fold cross-validation" if len(inputs) <= CROSS_VALIDATE_ROWS else "the held-out share"}
+               "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share"}
     progress(f"fitting {best} on all rows")
-    final = SeverityModel(build_pipeline(with_features, best).fit(inputs, levels), levels_known, temperature,
-                          classifier=best)
+    final = SeverityModel(build_pipeline(with_features, best).fit(inputs, levels), levels_known, temperature)
     return final, metrics
 
 
@@ -329,8 +337,8 @@ def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool
         features = build_features(with_features)
         fit_m = features.fit_transform([inputs[i] for i in fit_rows])
         test_m = features.transform([inputs[i] for i in test_rows])
-        for name, make in CLASSIFIERS.items():
-            predicted[name][test_rows] = make().fit(fit_m, levels[fit_rows]).predict(test_m)
+        for name in CLASSIFIERS:
+            predicted[name][test_rows] = new_classifier(name).fit(fit_m, levels[fit_rows]).predict(test_m)
     return predicted
 
 
