@@ -319,7 +319,8 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
         raise click.ClickException(str(exc))
     progress("saving")
     meta = registry.save(models_dir, fitted, {"rows": len(rows), "data": source, "data_sha256": digest,
-                                              "columns": columns.to_dict(), "options": {"classifier": fitted.classifier, "holdout": 0.2},
+                                              "columns": columns.to_dict(), "options": {"classifier": fitted.classifier, "holdout": 0.2,
+                                                          "precedent_threshold": fitted.precedents and fitted.precedents.threshold},
                                               "metrics": metrics})
     click.echo(f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
                f"{meta['artifact_bytes'] / 1e6:.1f} MB")
@@ -400,9 +401,10 @@ def model_list(models_dir):
             click.echo(f"{mark} {meta['version']}  {meta['error']}")
             continue
         m = meta["metrics"]
-        classifier = meta.get("options", {}).get("classifier", "-")
+        options = meta.get("options", {})
+        precedents = f"precedents >= {options['precedent_threshold']}" if options.get("precedent_threshold") else "no precedents"
         click.echo(f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
-                   f"{classifier:8s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
+                   f"{options.get('classifier', '-'):8s}  {precedents:18s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
 
 
 @model.command("activate")

@@ -27,6 +27,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from .ngrams import columns_finder
+from .precedents import THRESHOLDS, Precedents, lean
 
 MIN_PER_LEVEL = 5  # fewer examples of a level than this cannot be learnt or measured
 MAX_TEXT = 4000  # characters of a case's text the model reads (the opening; stack traces run on)
@@ -192,11 +193,13 @@ def build_pipeline(with_features: bool, classifier: str) -> Pipeline:
 
 @dataclass
 class SeverityModel:
-    """What is saved: the fitted pipeline, the levels it knows, and the softmax temperature."""
+    """What is saved: the fitted pipeline, the levels it knows, the softmax temperature, and the
+    training cases as precedents (None where train() found they did not help)."""
 
     pipeline: Pipeline
     levels: tuple[int, ...]
     temperature: float = 1.0
+    precedents: Precedents | None = None
 
     @property
     def classifier(self) -> str:
@@ -209,17 +212,20 @@ class SeverityModel:
         scikit-learn; a few cases (serving) through `OneCase`, which computes the same numbers
         without scikit-learn's per-call validation, sparse matrices and string n-grams (tests compare
         the two)."""
-        if len(inputs) > 16:
-            scores = self.pipeline.decision_function(inputs)
-        else:
-            scores = np.array([self.one_case()(item) for item in inputs])
-        return scores if scores.ndim == 2 else np.column_stack([-scores, scores])
+        if len(inputs) <= 16:
+            return np.array([self.one_case()(item) for item in inputs])
+        features = self.pipeline.named_steps["features"]
+        matrix = features.transform(inputs)
+        scores = _two_columns(self.pipeline.named_steps["classifier"].decision_function(matrix))
+        if self.precedents is None:
+            return scores
+        return lean(scores, self.levels, *self.precedents.nearest(words_of(features, matrix)), self.precedents.threshold)
 
     def one_case(self) -> "OneCase":
         """The serving path, built on first use (a fraction of a second; the registry builds it when
         it loads a model, so no request waits for it). Not saved: it is rebuilt from the pipeline."""
         if self.__dict__.get("_one_case") is None:
-            self.__dict__["_one_case"] = OneCase(self.pipeline)
+            self.__dict__["_one_case"] = OneCase(self.pipeline, self.levels, self.precedents)
         return self.__dict__["_one_case"]
 
     def __getstate__(self) -> dict:
@@ -232,24 +238,37 @@ class SeverityModel:
         return np.array(self.levels)[self.margins(inputs).argmax(axis=1)]
 
 
+def _two_columns(scores: np.ndarray) -> np.ndarray:
+    """A two-level classifier's margins (one per case, for the second level) as margins for both."""
+    return scores if scores.ndim == 2 else np.column_stack([-scores, scores])
+
+
+def words_of(features: FeatureUnion, matrix):
+    """The word block's columns (the first block, see build_features) of a feature matrix: what
+    precedents compare."""
+    return matrix[:, :len(features.transformer_list[0][1].named_steps["tfidf"].vocabulary_)]
+
+
 class OneCase:
     """One case's margins from the fitted pipeline's public attributes: each block's columns (text
     n-grams via app.ngrams, or one-hot fields), their TF-IDF values, and the linear classifier's
-    weights, held per feature so that one case reads one row per column it hits."""
+    weights, held per feature so that one case reads one row per column it hits; then the lean
+    to a precedent, if the model keeps them."""
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, pipeline: Pipeline, levels: tuple = (), precedents: Precedents | None = None):
         linear, self.blocks, offset = pipeline.named_steps["classifier"], [], 0
-        for _, steps in pipeline.named_steps["features"].transformer_list:
+        for name, steps in pipeline.named_steps["features"].transformer_list:
             pick, vectorizer = steps.steps[0][1].func, steps.steps[1][1]
             finder = None if isinstance(vectorizer, DictVectorizer) else columns_finder(vectorizer)
-            self.blocks.append((pick, vectorizer, finder, offset))
+            self.blocks.append((name, pick, vectorizer, finder, offset))
             offset += len(vectorizer.vocabulary_)
         self.weights = np.ascontiguousarray(linear.coef_.T, dtype=np.float32)  # half the memory to read
         self.intercept = linear.intercept_
+        self.levels, self.precedents = levels, precedents
 
     def __call__(self, item: dict) -> np.ndarray:
         indices, values = [], []
-        for pick, vectorizer, finder, offset in self.blocks:
+        for name, pick, vectorizer, finder, offset in self.blocks:
             value = pick([item])[0]
             if finder is None:
                 columns = [vectorizer.vocabulary_.get(f"{n}{vectorizer.separator}{v}") for n, v in value.items()]
@@ -260,8 +279,14 @@ class OneCase:
                 block_values = _tfidf_shares(vectorizer, block_indices)
             indices.append(block_indices + offset)
             values.append(block_values)
+            if name == "words":
+                word_hits = block_indices, block_values
         scores = np.concatenate(values) @ self.weights[np.concatenate(indices)] + self.intercept
-        return scores if len(scores) > 1 else scores[0]
+        scores = scores if len(scores) > 1 else np.concatenate([-scores, scores])  # two levels: one margin
+        if self.precedents is None:
+            return scores
+        similarity, level = self.precedents.nearest_one(*word_hits)
+        return lean(scores[None, :], self.levels, np.array([similarity]), np.array([level]), self.precedents.threshold)[0]
 
 
 def _tfidf_shares(vectorizer: TfidfVectorizer, hits: np.ndarray) -> np.ndarray:
@@ -293,44 +318,63 @@ def fit_temperature(margins: np.ndarray, truth_index: np.ndarray) -> float:
 
 def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=lambda step: None,
           holdout: float = 0.2, seed: int = 0) -> tuple[SeverityModel, dict]:
-    """Compare the candidate classifiers and keep one (see choose()); fit it on all but a held-out
-    share, which gives the metrics and the temperature; then refit it on all rows. Up to
-    CROSS_VALIDATE_ROWS rows the candidates are compared by 5-fold cross-validation (a held-out share
-    of a few hundred cases cannot tell them apart), above it on the held-out share."""
+    """Compare the candidate classifiers and keep one (see choose()), then the precedent thresholds
+    (see app.precedents); fit on all but a held-out share, which gives the metrics and the
+    temperature; then refit on all rows. Up to CROSS_VALIDATE_ROWS rows the comparisons use 5-fold
+    cross-validation (a held-out share of a few hundred cases cannot tell candidates apart), above
+    it the held-out share."""
     check_levels(levels)
     train_x, test_x, train_y, test_y = train_test_split(inputs, levels, test_size=holdout, random_state=seed,
                                                         stratify=levels)
+    levels_known = tuple(sorted(set(levels.tolist())))
     progress("reading the training share's text")
     features = build_features(with_features)
     train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
     fitted, cross_validate = {}, len(inputs) <= CROSS_VALIDATE_ROWS
     if cross_validate:
-        truth, predicted = levels, _cross_validated(inputs, levels, with_features, seed, progress)
+        truth, margins, nearest = levels, *_cross_validated(inputs, levels, with_features, seed, progress)
     else:
-        truth, predicted = test_y, {}
+        truth, margins = test_y, {}
         for name in CLASSIFIERS:
             progress(f"fitting {name} on the training share")
             fitted[name] = new_classifier(name).fit(train_m, train_y)
-            predicted[name] = fitted[name].predict(test_m)
-    best, scores = choose(truth, predicted, seed)
+            margins[name] = _two_columns(fitted[name].decision_function(test_m))
+        nearest = Precedents.of(words_of(features, train_m), train_y).nearest(words_of(features, test_m))
+    best, scores = choose(truth, {name: np.array(levels_known)[m.argmax(axis=1)] for name, m in margins.items()}, seed)
     progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
+    thresholds = {str(t): t for t in (None, *THRESHOLDS)}  # None first: no precedents unless they clearly help
+    chosen, leaning = choose(truth, {key: np.array(levels_known)[lean(margins[best], levels_known, *nearest, t).argmax(axis=1)]
+                                     for key, t in thresholds.items()}, seed)
+    threshold = thresholds[chosen]
+
+    def precedents(words, words_levels):
+        return None if threshold is None else Precedents.of(words, words_levels, threshold)
+
+    progress(f"precedents: macro-F1 by similarity threshold {', '.join(f'{t} {s:.3f}' for t, s in leaning.items())}: "
+             f"keeping {threshold}")
     if best not in fitted:
         progress(f"fitting {best} on the training share")
         fitted[best] = new_classifier(best).fit(train_m, train_y)
-    levels_known = tuple(sorted(set(levels.tolist())))
-    held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known)
+    held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known,
+                         precedents=precedents(words_of(features, train_m), train_y))
     index = {level: i for i, level in enumerate(levels_known)}
     temperature = fit_temperature(held.margins(test_x), np.array([index[y] for y in test_y]))
-    metrics = {**evaluate(held, test_x, test_y), "candidates": scores,
+    metrics = {**evaluate(held, test_x, test_y), "candidates": scores, "precedent_thresholds": leaning,
                "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share"}
     progress(f"fitting {best} on all rows")
-    final = SeverityModel(build_pipeline(with_features, best).fit(inputs, levels), levels_known, temperature)
-    return final, metrics
+    features = build_features(with_features)
+    matrix = features.fit_transform(inputs)
+    pipeline = Pipeline([("features", features), ("classifier", new_classifier(best).fit(matrix, levels))])
+    return SeverityModel(pipeline, levels_known, temperature, precedents(words_of(features, matrix), levels)), metrics
 
 
-def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int, progress) -> dict:
-    """Every candidate's out-of-fold prediction for every row."""
-    predicted = {name: np.zeros_like(levels) for name in CLASSIFIERS}
+def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int,
+                     progress) -> tuple[dict, tuple]:
+    """Every candidate's out-of-fold margins for every row, and every row's nearest case (its
+    similarity and level) among the other folds."""
+    levels_known = sorted(set(levels.tolist()))
+    margins = {name: np.zeros((len(levels), len(levels_known))) for name in CLASSIFIERS}
+    similarity, nearest = np.zeros(len(levels)), np.zeros_like(levels)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(np.zeros(len(levels)), levels)
     for number, (fit_rows, test_rows) in enumerate(folds, 1):
         progress(f"comparing {', '.join(CLASSIFIERS)}: fold {number} of 5")
@@ -338,8 +382,10 @@ def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool
         fit_m = features.fit_transform([inputs[i] for i in fit_rows])
         test_m = features.transform([inputs[i] for i in test_rows])
         for name in CLASSIFIERS:
-            predicted[name][test_rows] = new_classifier(name).fit(fit_m, levels[fit_rows]).predict(test_m)
-    return predicted
+            margins[name][test_rows] = _two_columns(new_classifier(name).fit(fit_m, levels[fit_rows]).decision_function(test_m))
+        similarity[test_rows], nearest[test_rows] = Precedents.of(words_of(features, fit_m), levels[fit_rows]).nearest(
+            words_of(features, test_m))
+    return margins, (similarity, nearest)
 
 
 def choose(truth: np.ndarray, predicted: dict, seed: int = 0) -> tuple[str, dict]:

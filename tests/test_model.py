@@ -42,6 +42,8 @@ def test_training_saves_artifact_and_metadata(trained):
     assert meta["options"]["classifier"] in ("svm", "logistic")
     assert set(meta["metrics"]["candidates"]) == {"svm", "logistic"}
     assert meta["metrics"]["compared_by"] == "5-fold cross-validation"
+    assert set(meta["metrics"]["precedent_thresholds"]) == {"None", "0.25", "0.3", "0.35", "0.4", "0.5", "0.6"}
+    assert "precedent_threshold" in meta["options"]
     assert meta["version"] == version and meta["rows"] == 224 and meta["levels"] == [1, 2, 3, 4]
     assert meta["data_sha256"] == registry.sha256_of(data)
     assert meta["artifact_sha256"] == registry.sha256_of(models / version / "model.joblib")
@@ -222,29 +224,73 @@ def test_train_from_store_lets_corrections_win(tmp_path):
     assert later.returncode == 1 and "the store has no decisions since" in later.stderr
 
 
+def _inputs_of(rows):
+    from app.model import as_input
+
+    return [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
+
+
 @pytest.mark.parametrize("classifier, levels", [("svm", (1, 2, 3, 4)), ("logistic", (1, 2, 3, 4)),
                                                 ("svm", (1, 4)), ("logistic", (2, 3))])
 def test_serving_margins_equal_the_pipelines(classifier, levels):
     """The one-case serving path computes what scikit-learn's pipeline computes, for either
-    classifier, with four levels or two."""
+    classifier, with four levels or two, and leans to the same precedents as the batch path."""
     import numpy as np
 
-    from app.model import SeverityModel, as_input, build_pipeline
-
-    def inputs_of(rows):
-        return [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
+    from app.model import SeverityModel, as_input, build_pipeline, words_of
+    from app.precedents import PRECEDENT_WEIGHT, Precedents
 
     training = [r for r in samples.generate(per_level=10, seed=3) if r["level"] in levels]
-    pipeline = build_pipeline(True, classifier).fit(inputs_of(training), np.array([r["level"] for r in training]))
-    model = SeverityModel(pipeline, levels)
-    inputs = inputs_of(samples.generate(per_level=4, seed=11))
+    training_levels = np.array([r["level"] for r in training])
+    pipeline = build_pipeline(True, classifier).fit(_inputs_of(training), training_levels)
+    inputs = _inputs_of(samples.generate(per_level=4, seed=11))
     inputs += [as_input({"s": "Ticket", "d": ""}, {"language": "xx"}), as_input({"s": "", "d": ""}, {}),
                as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"}),
                as_input({"s": "Ünïcode\u00a0spaces\t\ttabs", "d": "a b c de de de DE\n\n!!"}, {})]
-    one_by_one = np.array([model.margins([item])[0] for item in inputs])
-    assert np.allclose(one_by_one, model.margins(inputs))  # more than 16 cases: scikit-learn's own path
+    inputs += [{**item, "text": item["text"] + " thanks"} for item in _inputs_of(training[::7])]  # repeats
     batch = pipeline.decision_function(inputs)
-    assert np.allclose(one_by_one, batch if batch.ndim == 2 else np.column_stack([-batch, batch]))
+    batch = batch if batch.ndim == 2 else np.column_stack([-batch, batch])
+
+    plain = SeverityModel(pipeline, levels)
+    one_by_one = np.array([plain.margins([item])[0] for item in inputs])
+    assert np.allclose(one_by_one, plain.margins(inputs))  # more than 16 cases: scikit-learn's own path
+    assert np.allclose(one_by_one, batch)
+
+    features = pipeline.named_steps["features"]
+    precedents = Precedents.of(words_of(features, features.transform(_inputs_of(training))), training_levels, 0.5)
+    leaning = SeverityModel(pipeline, levels, precedents=precedents)
+    one_by_one = np.array([leaning.margins([item])[0] for item in inputs])
+    assert np.allclose(one_by_one, leaning.margins(inputs))
+    added = one_by_one - batch
+    assert set(np.round(added.sum(axis=1), 6)) == {0, PRECEDENT_WEIGHT}  # one level gains, or none
+    repeats = added[-len(training[::7]):]
+    assert (repeats.argmax(axis=1) == [levels.index(r["level"]) for r in training[::7]]).all()
+    assert np.allclose(repeats.sum(axis=1), PRECEDENT_WEIGHT)
+
+
+def test_precedents_find_the_nearest_case_by_its_rarer_words():
+    """One case and a batch find the same nearest case; words in more than RARE_SHARE of the
+    training cases (and more than RARE_CASES) are left out of the comparison."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from app.precedents import RARE_CASES, RARE_SHARE, Precedents
+
+    rng = np.random.default_rng(5)
+    common = np.ones((2000, 1))  # a word in every case: too common to say which case is alike
+    cases = sp.hstack([common, sp.random(2000, 299, density=0.01, random_state=6)]).tocsr()
+    levels = rng.integers(1, 5, size=2000)
+    precedents = Precedents.of(cases, levels)
+    assert precedents.cases[:, 0].nnz == 0 and int(precedents.cases.getnnz(axis=0).max()) <= max(RARE_SHARE * 2000, RARE_CASES)
+    queries = sp.random(30, 300, density=0.05, random_state=7, format="csr")
+    similarity, nearest = precedents.nearest(queries)
+    for row in range(30):
+        columns, values = queries[row].indices, queries[row].data
+        doubled = np.concatenate([columns, columns]), np.concatenate([values, values]) / 2  # a repeated column adds up
+        for hits in ((columns, values), doubled):
+            one_similarity, one_level = precedents.nearest_one(*hits)
+            assert one_similarity == pytest.approx(similarity[row], rel=1e-5) and one_level == nearest[row]
+    assert precedents.nearest_one(np.array([0]), np.array([1.0]))[0] == 0  # only a common word: nothing alike
 
 
 def test_choosing_a_classifier_needs_more_than_a_lucky_lead():
