@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from .ngrams import columns_finder
-from .precedents import THRESHOLDS, Precedents, lean
+from .precedents import PRECEDENT_WEIGHT, THRESHOLDS, Precedents, lean
 
 MIN_PER_LEVEL = 5  # fewer examples of a level than this cannot be learnt or measured
 MAX_TEXT = 4000  # characters of a case's text the model reads (the opening; stack traces run on)
@@ -265,6 +266,7 @@ class OneCase:
         self.weights = np.ascontiguousarray(linear.coef_.T, dtype=np.float32)  # half the memory to read
         self.intercept = linear.intercept_
         self.levels, self.precedents = levels, precedents
+        self.vocabulary_size, self.scratch = offset, threading.local()
 
     def __call__(self, item: dict) -> np.ndarray:
         indices, values = [], []
@@ -276,7 +278,7 @@ class OneCase:
                 block_values = np.ones(len(block_indices))
             else:
                 block_indices = finder(value)
-                block_values = _tfidf_shares(vectorizer, block_indices)
+                block_values = _tfidf_shares(vectorizer, block_indices, self._counts(block_indices))
             indices.append(block_indices + offset)
             values.append(block_values)
             if name == "words":
@@ -286,15 +288,28 @@ class OneCase:
         if self.precedents is None:
             return scores
         similarity, level = self.precedents.nearest_one(*word_hits)
-        return lean(scores[None, :], self.levels, np.array([similarity]), np.array([level]), self.precedents.threshold)[0]
+        if similarity >= self.precedents.threshold:  # as lean() does for many cases
+            scores[self.levels.index(level)] += PRECEDENT_WEIGHT
+        return scores
+
+    def _counts(self, hits: np.ndarray) -> np.ndarray:
+        """How many times each hit's column is hit. Counted in an array as long as the vocabulary,
+        kept per thread and zeroed again after use: allocating one per call (np.bincount) costs
+        more than the counting on the larger vocabularies."""
+        counter = getattr(self.scratch, "counter", None)
+        if counter is None:
+            counter = self.scratch.counter = np.zeros(self.vocabulary_size, dtype=np.int64)
+        np.add.at(counter, hits, 1)
+        counts = counter[hits]
+        counter[hits] = 0
+        return counts
 
 
-def _tfidf_shares(vectorizer: TfidfVectorizer, hits: np.ndarray) -> np.ndarray:
+def _tfidf_shares(vectorizer: TfidfVectorizer, hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each hit's share of its column's TF-IDF value, for a text whose n-grams hit these columns
     (with repeats): a column hit k times has value tf(k) * idf / norm, and each of its k hits carries
     a k-th of it, so summing over hits gives the value without first grouping the hits by column
     (grouping means sorting, the slowest step for a long text)."""
-    counts = np.bincount(hits, minlength=len(vectorizer.idf_))[hits]
     values = (np.log(counts) + 1 if vectorizer.sublinear_tf else counts.astype(float)) * vectorizer.idf_[hits]
     norm = np.sqrt((values * values / counts).sum())
     return values / counts / norm if norm else values
@@ -357,9 +372,10 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
         fitted[best] = new_classifier(best).fit(train_m, train_y)
     held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known,
                          precedents=precedents(words_of(features, train_m), train_y))
-    index = {level: i for i, level in enumerate(levels_known)}
-    temperature = fit_temperature(held.margins(test_x), np.array([index[y] for y in test_y]))
-    metrics = {**evaluate(held, test_x, test_y), "candidates": scores, "precedent_thresholds": leaning,
+    held_margins = held.margins(test_x)
+    temperature = fit_temperature(held_margins, np.searchsorted(levels_known, test_y))
+    metrics = {**scores_of(np.array(levels_known)[held_margins.argmax(axis=1)], test_y, levels_known),
+               "candidates": scores, "precedent_thresholds": leaning,
                "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share"}
     progress(f"fitting {best} on all rows")
     features = build_features(with_features)
@@ -420,8 +436,12 @@ def _macro_f1(truth: np.ndarray, guess: np.ndarray, labels: np.ndarray) -> float
 
 def evaluate(model: SeverityModel, inputs: list[dict], levels: np.ndarray) -> dict:
     """Accuracy, macro-F1, per-level precision/recall/F1/support and the confusion matrix."""
-    predicted = model.predict(inputs)
-    labels = sorted(set(model.levels) | set(levels.tolist()))
+    return scores_of(model.predict(inputs), levels, model.levels)
+
+
+def scores_of(predicted: np.ndarray, levels: np.ndarray, model_levels: tuple) -> dict:
+    """evaluate() for predictions already made."""
+    labels = sorted(set(model_levels) | set(levels.tolist()))
     precision, recall, f1, support = precision_recall_fscore_support(levels, predicted, labels=labels, zero_division=0)
     return {
         "rows": int(len(levels)),

@@ -45,14 +45,12 @@ def _polynomial(hashes: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _mix(keys: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser: spreads every bit of a key over the high bits the table's
-    slots are taken from (a short n-gram's polynomial hash has none there). A bijection, so it
-    adds no collisions; 0 stays 0 and is then reserved for the empty slot."""
-    keys = keys ^ (keys >> np.uint64(33))
-    keys = keys * np.uint64(0xFF51AFD7ED558CCD)
-    keys = keys ^ (keys >> np.uint64(33))
-    keys = keys * np.uint64(0xC4CEB9FE1A85EC53)
-    return (keys ^ (keys >> np.uint64(33))) | np.uint64(1)
+    """Fibonacci hashing: one multiplication by a large odd constant carries every bit of a key into
+    the high bits the table's slots are taken from (a short n-gram's polynomial hash, or a word
+    pair's number, has none there). A bijection, so it adds no collisions; the lowest bit is then
+    set, to keep 0 for the empty slot (two keys whose products differ only there, which takes a
+    difference of one particular 64-bit number, would be taken for one another)."""
+    return (keys * np.uint64(0xD6E8FEB86659FD93)) | np.uint64(1)
 
 
 class _Table:
@@ -61,7 +59,7 @@ class _Table:
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
         keys = _mix(keys)
-        bits = max(4, int(2 * len(keys) - 1).bit_length())  # at most half full
+        bits = max(4, int(4 * len(keys) - 1).bit_length())  # at most a quarter full: most keys settle at the first slot
         self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
         self.keys, self.values = np.zeros(1 << bits, dtype=np.uint64), np.zeros(1 << bits, dtype=np.int32)
         slots = (keys >> self.shift).astype(np.int64)
