@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction import DictVectorizer
@@ -267,23 +268,23 @@ class OneCase:
         self.intercept = linear.intercept_
         self.levels, self.precedents = levels, precedents
         self.vocabulary_size, self.scratch = offset, threading.local()
+        self({"text": "warm up", "features": {}})  # compiles the numba kernels (or loads them from cache) now
 
     def __call__(self, item: dict) -> np.ndarray:
-        indices, values = [], []
+        scores = self.intercept.astype(np.float64)
         for name, pick, vectorizer, finder, offset in self.blocks:
             value = pick([item])[0]
-            if finder is None:
-                columns = [vectorizer.vocabulary_.get(f"{n}{vectorizer.separator}{v}") for n, v in value.items()]
-                block_indices = np.array([c for c in columns if c is not None], dtype=np.int64)
-                block_values = np.ones(len(block_indices))
+            if finder is None:  # one-hot fields: a 1 in each known column
+                for column in (vectorizer.vocabulary_.get(f"{n}{vectorizer.separator}{v}") for n, v in value.items()):
+                    if column is not None:
+                        scores += self.weights[offset + column]
             else:
-                block_indices = finder(value)
-                block_values = _tfidf_shares(vectorizer, block_indices, self._counts(block_indices))
-            indices.append(block_indices + offset)
-            values.append(block_values)
-            if name == "words":
-                word_hits = block_indices, block_values
-        scores = np.concatenate(values) @ self.weights[np.concatenate(indices)] + self.intercept
+                hits = finder(value)
+                block_scores, shares = _text_block(hits, vectorizer.idf_, vectorizer.sublinear_tf, self.weights, offset,
+                                                   self._counter())
+                scores += block_scores
+                if name == "words":
+                    word_hits = hits, shares
         scores = scores if len(scores) > 1 else np.concatenate([-scores, scores])  # two levels: one margin
         if self.precedents is None:
             return scores
@@ -292,27 +293,38 @@ class OneCase:
             scores[self.levels.index(level)] += PRECEDENT_WEIGHT
         return scores
 
-    def _counts(self, hits: np.ndarray) -> np.ndarray:
-        """How many times each hit's column is hit. Counted in an array as long as the vocabulary,
-        kept per thread and zeroed again after use: allocating one per call (np.bincount) costs
-        more than the counting on the larger vocabularies."""
+    def _counter(self) -> np.ndarray:
+        """A zeroed array as long as the vocabulary for _text_block to count hits in, kept per thread
+        (allocating one per call costs more than the counting)."""
         counter = getattr(self.scratch, "counter", None)
         if counter is None:
             counter = self.scratch.counter = np.zeros(self.vocabulary_size, dtype=np.int64)
-        np.add.at(counter, hits, 1)
-        counts = counter[hits]
-        counter[hits] = 0
-        return counts
+        return counter
 
 
-def _tfidf_shares(vectorizer: TfidfVectorizer, hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Each hit's share of its column's TF-IDF value, for a text whose n-grams hit these columns
-    (with repeats): a column hit k times has value tf(k) * idf / norm, and each of its k hits carries
-    a k-th of it, so summing over hits gives the value without first grouping the hits by column
-    (grouping means sorting, the slowest step for a long text)."""
-    values = (np.log(counts) + 1 if vectorizer.sublinear_tf else counts.astype(float)) * vectorizer.idf_[hits]
-    norm = np.sqrt((values * values / counts).sum())
-    return values / counts / norm if norm else values
+@numba.njit(cache=True)
+def _text_block(hits, idf, sublinear, weights, offset, counter):
+    """One text block's part of the margins, and each hit's share of its column's TF-IDF value.
+    The hits come with repeats (a column hit k times appears k times): its value is tf(k) * idf /
+    norm, and each of its k hits carries a k-th of it, so nothing needs grouping. `counter` (zeros,
+    as long as the vocabulary) is zero again on return."""
+    for column in hits:
+        counter[column] += 1
+    shares, total = np.empty(len(hits)), 0.0
+    for i, column in enumerate(hits):
+        k = counter[column]
+        value = ((np.log(k) + 1.0) if sublinear else float(k)) * idf[column]
+        shares[i] = value / k
+        total += value * value / k
+    for column in hits:
+        counter[column] = 0
+    scores = np.zeros(weights.shape[1])
+    if total > 0:
+        shares /= np.sqrt(total)
+        for i, column in enumerate(hits):
+            for level in range(weights.shape[1]):
+                scores[level] += shares[i] * weights[offset + column, level]
+    return scores, shares
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -2,15 +2,16 @@
 
 scikit-learn's analyzers build every n-gram as a Python string: for a 4,000-character case the
 character analyzer alone makes some 16,000 of them and takes milliseconds. `CharNgrams` finds the
-same n-grams with numpy instead: the text's code points are hashed per window, and the windows are
-looked up among the hashes of the vectorizer's vocabulary; `WordNgrams` numbers the vocabulary's
-words once and looks word pairs up by their numbers. The answers equal scikit-learn's (the tests
+same n-grams in a compiled loop (numba) instead: the text's code points are hashed per window, and
+the windows are looked up among the hashes of the vectorizer's vocabulary; `WordNgrams` numbers the
+vocabulary's words once and looks word pairs up by their numbers. The answers equal scikit-learn's (the tests
 compare them); a 64-bit hash could in principle make an unseen n-gram look like a known one, with
 odds of about one in 10^13 per n-gram.
 """
 import re
 from itertools import repeat
 
+import numba
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -18,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # large (so every code point reaches the high bits; with a base below 0x10FFFF, two n-grams with
 # code points above the base could hash alike exactly).
 _BASE = np.uint64(0x9E3779B97F4A7C15)
+_SPREAD = np.uint64(0xD6E8FEB86659FD93)  # the multiplier of _mix, another large odd number
 
 
 def columns_finder(vectorizer):
@@ -50,7 +52,7 @@ def _mix(keys: np.ndarray) -> np.ndarray:
     pair's number, has none there). A bijection, so it adds no collisions; the lowest bit is then
     set, to keep 0 for the empty slot (two keys whose products differ only there, which takes a
     difference of one particular 64-bit number, would be taken for one another)."""
-    return (keys * np.uint64(0xD6E8FEB86659FD93)) | np.uint64(1)
+    return (keys * _SPREAD) | np.uint64(1)
 
 
 class _Table:
@@ -74,23 +76,51 @@ class _Table:
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The columns of the keys that are in the table (unknown keys are left out)."""
-        keys = _mix(keys)
-        slots = (keys >> self.shift).astype(np.int64)
-        found = []
-        while len(keys) > 16:  # whole arrays while many keys are still looking
-            stored = self.keys[slots]
-            hit = stored == keys
-            found.append(self.values[slots[hit]])
-            going_on = (stored != 0) & ~hit
-            keys, slots = keys[going_on], (slots[going_on] + 1) & self.mask
-        tail = []  # the last few, one at a time: a run of array calls costs more than a few lookups
-        for key, slot in zip(keys.tolist(), slots.tolist()):
-            while (stored := int(self.keys[slot])) and stored != key:
-                slot = (slot + 1) & self.mask
-            if stored:
-                tail.append(int(self.values[slot]))
-        found.append(np.array(tail, dtype=np.int32))
-        return np.concatenate(found).astype(np.int64)
+        return _probe(_mix(keys), self.keys, self.values, self.shift, self.mask)
+
+
+@numba.njit(cache=True)
+def _find(key, keys, values, shift, mask):
+    """The column stored under a mixed key, or -1."""
+    slot = np.int64(key >> shift)
+    while keys[slot] != key:
+        if keys[slot] == 0:
+            return -1
+        slot = (slot + 1) & mask
+    return values[slot]
+
+
+@numba.njit(cache=True)
+def _probe(mixed, keys, values, shift, mask):
+    found = np.empty(len(mixed), dtype=np.int64)
+    count = 0
+    for key in mixed:
+        column = _find(key, keys, values, shift, mask)
+        if column >= 0:
+            found[count] = column
+            count += 1
+    return found[:count]
+
+
+@numba.njit(cache=True)
+def _char_ngrams(points, smallest, largest, keys, values, shift, mask):
+    """The columns of the windows of `points` (" w1 w2 ... ") that are n-grams of one word
+    (smallest <= n <= largest): no space strictly inside. A window's hash extends the previous
+    one's by one code point (see _polynomial), mixed as _mix does."""
+    found = np.empty(len(points) * (largest - smallest + 1), dtype=np.int64)
+    count = 0
+    for start in range(len(points)):
+        hashed = np.uint64(1)
+        for n in range(1, min(largest, len(points) - start) + 1):
+            if n >= 3 and points[start + n - 2] == 32:  # a space inside: this and longer windows span two words
+                break
+            hashed = hashed * _BASE + np.uint64(points[start + n - 1])
+            if n >= smallest:
+                column = _find((hashed * _SPREAD) | np.uint64(1), keys, values, shift, mask)
+                if column >= 0:
+                    found[count] = column
+                    count += 1
+    return found[:count]
 
 
 class CharNgrams:
@@ -125,16 +155,9 @@ class CharNgrams:
         words = text.lower().split()
         if not words:
             return np.zeros(0, dtype=np.int64)
-        points = _code_points(" " + " ".join(words) + " ")
-        spaces = np.concatenate([[0], np.cumsum(points == 32)])  # spaces[i]: spaces before position i
-        windows, hashes, length = [], np.ones(len(points), dtype=np.uint64), len(points)
-        for n in range(1, self.sizes.stop):
-            if length < n:
-                break
-            hashes = _polynomial(hashes[:length - n + 1], points[n - 1:])  # now the windows of n points
-            if n in self.sizes:  # keep the windows with no space at positions start+1 .. start+n-2
-                windows.append(hashes[spaces[n - 1:length] == spaces[1:length - n + 2]])
-        return self.table.get(np.concatenate(windows))
+        table = self.table
+        return _char_ngrams(_code_points(" " + " ".join(words) + " "), self.sizes.start, self.sizes.stop - 1,
+                            table.keys, table.values, table.shift, table.mask)
 
 
 class WordNgrams:

@@ -15,6 +15,7 @@ words ~5,000).
 """
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -50,17 +51,21 @@ class Precedents:
     def nearest_one(self, columns: np.ndarray, values: np.ndarray) -> tuple[float, int]:
         """The same for one case given as the columns it hits and each hit's value (a column may
         repeat: its values add up)."""
-        starts, ends = self.cases.indptr[columns], self.cases.indptr[columns + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if not total:
-            return 0.0, self.levels[0]
-        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        entries = np.repeat(starts, lengths) + within
-        sums = np.bincount(self.cases.indices[entries], weights=self.cases.data[entries] * np.repeat(values, lengths),
-                           minlength=self.cases.shape[0])
-        best = int(sums.argmax())
-        return float(sums[best]), self.levels[best]
+        similarity, best = _nearest(columns, values, self.cases.indptr, self.cases.indices, self.cases.data,
+                                    self.cases.shape[0])
+        return similarity, self.levels[best]
+
+
+@numba.njit(cache=True)
+def _nearest(columns, values, indptr, cases, data, count):
+    """The highest dot product of one case (its hits and their values) with a training case, and
+    that case's row: the training cases' entries in the case's columns, added up per case."""
+    sums = np.zeros(count)
+    for column, value in zip(columns, values):
+        for entry in range(indptr[column], indptr[column + 1]):
+            sums[cases[entry]] += data[entry] * value
+    best = sums.argmax()
+    return sums[best], best
 
 
 def lean(margins: np.ndarray, levels: tuple, similarity: np.ndarray, nearest: np.ndarray,
