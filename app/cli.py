@@ -1,6 +1,7 @@
 """The operator CLI: `triage rules check`, `triage rules test`, `triage classify`."""
 import json
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -313,7 +314,7 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
             rows, digest = read_rows(data_file)
             source = str(data_file)
         inputs, levels = prepare(rows, columns)
-        progress(f"{len(rows)} rows, levels {dict(sorted(__import__('collections').Counter(levels.tolist()).items()))}")
+        progress(f"{len(rows)} rows, levels {dict(sorted(Counter(levels.tolist()).items()))}")
         fitted, metrics = train(inputs, levels, bool(columns.features), progress)
     except TrainingError as exc:
         raise click.ClickException(str(exc))

@@ -6,6 +6,7 @@ weights (inflected languages share character n-grams; balanced weights serve mac
 or logistic regression where it does clearly better on cases it was not trained on (see choose()). `probabilities` are a softmax
 of the margins with a temperature fitted on held-out cases (temperature scaling, never sharper than
 the raw margins), which keeps the predicted level and makes the confidence usable as a threshold.
+A model may also keep its training cases as precedents (app.precedents) where that helped.
 """
 import csv
 import hashlib
@@ -354,6 +355,7 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     train_x, test_x, train_y, test_y = train_test_split(inputs, levels, test_size=holdout, random_state=seed,
                                                         stratify=levels)
     levels_known = tuple(sorted(set(levels.tolist())))
+    classes = np.array(levels_known)
     progress("reading the training share's text")
     features = build_features(with_features)
     train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
@@ -367,10 +369,10 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
             fitted[name] = new_classifier(name).fit(train_m, train_y)
             margins[name] = _two_columns(fitted[name].decision_function(test_m))
         nearest = Precedents.of(words_of(features, train_m), train_y).nearest(words_of(features, test_m))
-    best, scores = choose(truth, {name: np.array(levels_known)[m.argmax(axis=1)] for name, m in margins.items()}, seed)
+    best, scores = choose(truth, {name: classes[m.argmax(axis=1)] for name, m in margins.items()}, seed)
     progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
     thresholds = {str(t): t for t in (None, *THRESHOLDS)}  # None first: no precedents unless they clearly help
-    chosen, leaning = choose(truth, {key: np.array(levels_known)[lean(margins[best], levels_known, *nearest, t).argmax(axis=1)]
+    chosen, leaning = choose(truth, {key: classes[lean(margins[best], levels_known, *nearest, t).argmax(axis=1)]
                                      for key, t in thresholds.items()}, seed)
     threshold = thresholds[chosen]
 
@@ -386,7 +388,7 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
                          precedents=precedents(words_of(features, train_m), train_y))
     held_margins = held.margins(test_x)
     temperature = fit_temperature(held_margins, np.searchsorted(levels_known, test_y))
-    metrics = {**scores_of(np.array(levels_known)[held_margins.argmax(axis=1)], test_y, levels_known),
+    metrics = {**scores_of(classes[held_margins.argmax(axis=1)], test_y, levels_known),
                "candidates": scores, "precedent_thresholds": leaning,
                "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share"}
     progress(f"fitting {best} on all rows")
