@@ -1,15 +1,13 @@
 """Which columns of a fitted scikit-learn text vectorizer one text hits, fast enough to serve.
 
 scikit-learn's analyzers build every n-gram as a Python string: for a 4,000-character case the
-character analyzer alone makes some 16,000 of them and takes milliseconds. `CharNgrams` finds the
-same n-grams in a compiled loop (numba) instead: the text's code points are hashed per window, and
-the windows are looked up among the hashes of the vectorizer's vocabulary; `WordNgrams` numbers the
-vocabulary's words once and looks word pairs up by their numbers. The answers equal scikit-learn's (the tests
-compare them); a 64-bit hash could in principle make an unseen n-gram look like a known one, with
-odds of about one in 10^13 per n-gram.
+character analyzer alone makes some 16,000 of them and takes milliseconds. Here loops compiled by
+numba hash the text's code points instead (per window for `CharNgrams`, per word for `WordNgrams`)
+and look the hashes up in tables of the vocabulary's hashes; word pairs are looked up by the two
+words' numbers. The answers equal scikit-learn's (the tests compare them); a 64-bit hash could in
+principle make an unseen n-gram or word look like a known one, with odds of about one in 10^13 each.
 """
 import re
-from itertools import repeat
 
 import numba
 import numpy as np
@@ -53,6 +51,20 @@ def _mix(keys: np.ndarray) -> np.ndarray:
     set, to keep 0 for the empty slot (two keys whose products differ only there, which takes a
     difference of one particular 64-bit number, would be taken for one another)."""
     return (keys * _SPREAD) | np.uint64(1)
+
+
+def _hashes(terms: list[str]) -> np.ndarray:
+    """Each term's polynomial hash over its code points (as the compiled loops hash a text's)."""
+    hashes = np.zeros(len(terms), dtype=np.uint64)
+    lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        points = _code_points("".join(terms[i] for i in rows)).reshape(len(rows), n)
+        grouped = np.ones(len(rows), dtype=np.uint64)
+        for i in range(n):
+            grouped = _polynomial(grouped, points[:, i])
+        hashes[rows] = grouped
+    return hashes
 
 
 class _Table:
@@ -139,17 +151,8 @@ class CharNgrams:
 
     def __init__(self, vectorizer):
         self.sizes = range(vectorizer.ngram_range[0], vectorizer.ngram_range[1] + 1)
-        keys, columns = [], []
-        for n in self.sizes:
-            terms = [term for term in vectorizer.vocabulary_ if len(term) == n]
-            if terms:
-                points = _code_points("".join(terms)).reshape(len(terms), n)
-                hashes = np.ones(len(terms), dtype=np.uint64)
-                for i in range(n):
-                    hashes = _polynomial(hashes, points[:, i])
-                keys.append(hashes)
-                columns.append(np.fromiter((vectorizer.vocabulary_[t] for t in terms), dtype=np.int64, count=len(terms)))
-        self.table = _Table(np.concatenate(keys), np.concatenate(columns))
+        terms = list(vectorizer.vocabulary_)
+        self.table = _Table(_hashes(terms), np.fromiter(vectorizer.vocabulary_.values(), dtype=np.int64, count=len(terms)))
 
     def __call__(self, text: str) -> np.ndarray:
         words = text.lower().split()
@@ -161,49 +164,87 @@ class CharNgrams:
 
 
 class WordNgrams:
-    """The columns of a fitted word vectorizer (words and word pairs) that one text hits.
+    r"""The columns of a fitted word vectorizer (words and word pairs) that one text hits.
 
-    Every word of the vocabulary gets a number; a text's words are looked up once, and a pair is
-    looked up by its two numbers instead of as a joined string. A word the vocabulary does not know
-    cannot be part of a pair it knows, so such pairs are skipped.
+    scikit-learn's default token pattern, r"(?u)\b\w\w+\b", takes every run of two or more word
+    characters. Here a compiled loop finds those runs in the text's code points (which code points
+    are word characters, `_word_characters`, is asked of Python's own `re` once), hashes each run and
+    looks its number up; a pair is looked up by its two numbers instead of as a joined string. A word
+    the vocabulary does not know cannot be part of a pair it knows, so such pairs are skipped.
     """
 
     @staticmethod
     def handles(vectorizer) -> bool:
         return (getattr(vectorizer, "analyzer", None) == "word" and vectorizer.ngram_range in ((1, 1), (1, 2))
                 and vectorizer.lowercase and vectorizer.preprocessor is None and vectorizer.tokenizer is None
-                and vectorizer.strip_accents is None and vectorizer.stop_words is None)
+                and vectorizer.strip_accents is None and vectorizer.stop_words is None
+                and vectorizer.token_pattern == TfidfVectorizer().token_pattern)
 
     def __init__(self, vectorizer):
-        # scikit-learn's default, r"(?u)\b\w\w+\b", finds the runs of two or more word characters,
-        # as r"\w\w+" does a third faster (the tests compare the two on any text)
-        default = vectorizer.token_pattern == TfidfVectorizer().token_pattern
-        self.pattern = re.compile(r"\w\w+" if default else vectorizer.token_pattern)
-        self.numbers: dict[str, int] = {}
+        numbers: dict[str, int] = {}
         for term in vectorizer.vocabulary_:
             for word in term.split(" "):
-                self.numbers.setdefault(word, len(self.numbers))
-        self.single = np.full(len(self.numbers) + 1, -1, dtype=np.int64)  # the last entry: unknown words
+                numbers.setdefault(word, len(numbers))
+        self.words = _Table(_hashes(list(numbers)), np.arange(len(numbers)))
+        self.single = np.full(len(numbers), -1, dtype=np.int64)
         pairs, pair_columns = [], []
         for term, column in vectorizer.vocabulary_.items():
             first, _, second = term.partition(" ")
             if second:
-                pairs.append(self._pair(self.numbers[first], self.numbers[second]))
+                pairs.append(numbers[first] * len(numbers) + numbers[second])
                 pair_columns.append(column)
             else:
-                self.single[self.numbers[first]] = column
-        self.pairs = _Table(np.array(pairs, dtype=np.uint64), np.array(pair_columns)) if pairs else None
-
-    def _pair(self, first, second):
-        return first * (len(self.numbers) + 1) + second
+                self.single[numbers[first]] = column
+        self.pairs = _Table(np.array(pairs, dtype=np.uint64), np.array(pair_columns, dtype=np.int64))
+        self.word_characters = _word_characters()
 
     def __call__(self, text: str) -> np.ndarray:
-        words = self.pattern.findall(text.lower())
-        unknown = len(self.numbers)
-        numbers = np.fromiter(map(self.numbers.get, words, repeat(unknown)), dtype=np.int64, count=len(words))
-        single = self.single[numbers]
-        found = [single[single >= 0]]
-        if self.pairs is not None and len(numbers) > 1:
-            known = (numbers[:-1] != unknown) & (numbers[1:] != unknown)
-            found.append(self.pairs.get(self._pair(numbers[:-1][known], numbers[1:][known]).astype(np.uint64)))
-        return np.concatenate(found)
+        words, pairs = self.words, self.pairs
+        return _word_ngrams(_code_points(text.lower()), self.word_characters, words.keys, words.values, words.shift,
+                            words.mask, self.single, pairs.keys, pairs.values, pairs.shift, pairs.mask)
+
+
+_WORD_CHARACTERS = []
+
+
+def _word_characters() -> np.ndarray:
+    """For every code point, whether `re` takes it for a word character (\\w); built once (~0.2 s)."""
+    if not _WORD_CHARACTERS:
+        every = "".join(map(chr, range(0x110000)))
+        table = np.zeros(0x110000, dtype=np.bool_)
+        table[[match.start() for match in re.finditer(r"\w", every)]] = True
+        _WORD_CHARACTERS.append(table)
+    return _WORD_CHARACTERS[0]
+
+
+@numba.njit(cache=True)
+def _word_ngrams(points, word_characters, word_keys, word_numbers, word_shift, word_mask, single,
+                 pair_keys, pair_columns, pair_shift, pair_mask):
+    """The columns of the words (runs of two or more word characters) and word pairs of a text."""
+    numbers = np.empty(len(points) // 2 + 1, dtype=np.int64)  # each word's number, -1 if unknown
+    count, start = 0, 0
+    while start < len(points):
+        if not word_characters[points[start]]:
+            start += 1
+            continue
+        end, hashed = start, np.uint64(1)
+        while end < len(points) and word_characters[points[end]]:
+            hashed = hashed * _BASE + points[end]
+            end += 1
+        if end - start >= 2:
+            numbers[count] = _find((hashed * _SPREAD) | np.uint64(1), word_keys, word_numbers, word_shift, word_mask)
+            count += 1
+        start = end
+    found = np.empty(2 * count, dtype=np.int64)
+    hits = 0
+    for i in range(count):
+        if numbers[i] >= 0 and single[numbers[i]] >= 0:
+            found[hits] = single[numbers[i]]
+            hits += 1
+        if i > 0 and numbers[i - 1] >= 0 and numbers[i] >= 0:
+            pair = np.uint64(numbers[i - 1] * len(single) + numbers[i])
+            column = _find((pair * _SPREAD) | np.uint64(1), pair_keys, pair_columns, pair_shift, pair_mask)
+            if column >= 0:
+                found[hits] = column
+                hits += 1
+    return found[:hits]
