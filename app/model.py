@@ -307,24 +307,23 @@ class OneCase:
 def _text_block(hits, idf, sublinear, weights, offset, counter):
     """One text block's part of the margins, and each hit's share of its column's TF-IDF value.
     The hits come with repeats (a column hit k times appears k times): its value is tf(k) * idf /
-    norm, and each of its k hits carries a k-th of it, so nothing needs grouping. `counter` (zeros,
-    as long as the vocabulary) is zero again on return."""
+    norm, and each of its k hits carries a k-th of it, so nothing needs grouping; the norm is known
+    at the end. `counter` (zeros, as long as the vocabulary) is zero again on return."""
     for column in hits:
         counter[column] += 1
-    shares, total = np.empty(len(hits)), 0.0
+    shares, total, scores = np.empty(len(hits)), 0.0, np.zeros(weights.shape[1])
     for i, column in enumerate(hits):
         k = counter[column]
         value = ((np.log(k) + 1.0) if sublinear else float(k)) * idf[column]
         shares[i] = value / k
-        total += value * value / k
+        total += value * shares[i]  # k hits add up to value^2
+        for level in range(weights.shape[1]):
+            scores[level] += shares[i] * weights[offset + column, level]
     for column in hits:
         counter[column] = 0
-    scores = np.zeros(weights.shape[1])
     if total > 0:
         shares /= np.sqrt(total)
-        for i, column in enumerate(hits):
-            for level in range(weights.shape[1]):
-                scores[level] += shares[i] * weights[offset + column, level]
+        scores /= np.sqrt(total)
     return scores, shares
 
 
