@@ -68,8 +68,9 @@ def _hashes(terms: list[str]) -> np.ndarray:
 
 
 class _Table:
-    """An open-addressing hash table (linear probing) from 64-bit keys to columns, in two arrays:
-    one random read per key, where a sorted array's binary search takes a chain of dependent ones."""
+    """An open-addressing hash table (linear probing) from 64-bit keys to columns (or word numbers),
+    in two arrays that the compiled loops read with _find: one random read per key, where a sorted
+    array's binary search takes a chain of dependent ones."""
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
         keys = _mix(keys)
@@ -86,32 +87,16 @@ class _Table:
             keys, values, slots = keys[~placed], values[~placed], slots[~placed]
             slots = np.where(self.keys[slots] != 0, (slots + 1) & self.mask, slots)
 
-    def get(self, keys: np.ndarray) -> np.ndarray:
-        """The columns of the keys that are in the table (unknown keys are left out)."""
-        return _probe(_mix(keys), self.keys, self.values, self.shift, self.mask)
-
 
 @numba.njit(cache=True)
 def _find(key, keys, values, shift, mask):
-    """The column stored under a mixed key, or -1."""
+    """The value stored under a key (mixed by _mix), or -1."""
     slot = np.int64(key >> shift)
     while keys[slot] != key:
         if keys[slot] == 0:
             return -1
         slot = (slot + 1) & mask
     return values[slot]
-
-
-@numba.njit(cache=True)
-def _probe(mixed, keys, values, shift, mask):
-    found = np.empty(len(mixed), dtype=np.int64)
-    count = 0
-    for key in mixed:
-        column = _find(key, keys, values, shift, mask)
-        if column >= 0:
-            found[count] = column
-            count += 1
-    return found[:count]
 
 
 @numba.njit(cache=True)
