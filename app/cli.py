@@ -321,7 +321,7 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
     progress("saving")
     meta = registry.save(models_dir, fitted, {"rows": len(rows), "data": source, "data_sha256": digest,
                                               "columns": columns.to_dict(), "options": {"classifier": fitted.classifier, "holdout": 0.2,
-                                                          "precedent_threshold": fitted.precedents and fitted.precedents.threshold},
+                                                          "precedent_threshold": fitted.precedent_threshold},
                                               "metrics": metrics})
     click.echo(f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
                f"{meta['artifact_bytes'] / 1e6:.1f} MB")

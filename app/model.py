@@ -14,7 +14,7 @@ import io
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numba
@@ -30,7 +30,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from .ngrams import columns_finder
-from .precedents import PRECEDENT_WEIGHT, THRESHOLDS, Precedents, lean
+from .precedents import THRESHOLDS, Precedents, lean
 
 MIN_PER_LEVEL = 5  # fewer examples of a level than this cannot be learnt or measured
 MAX_TEXT = 4000  # characters of a case's text the model reads (the opening; stack traces run on)
@@ -170,11 +170,13 @@ CLASSIFIERS = {  # name -> (kind, its options)
 }
 
 
+BOOTSTRAP_ROUNDS = 300
+CROSS_VALIDATE_ROWS = 3000
+
+
 def new_classifier(name: str):
     kind, options = CLASSIFIERS[name]
     return kind(**options)
-BOOTSTRAP_ROUNDS = 300
-CROSS_VALIDATE_ROWS = 3000
 
 
 def build_features(with_features: bool) -> FeatureUnion:
@@ -205,6 +207,10 @@ class SeverityModel:
     precedents: Precedents | None = None
 
     @property
+    def precedent_threshold(self) -> float | None:
+        return None if self.precedents is None else self.precedents.threshold
+
+    @property
     def classifier(self) -> str:
         """Which of CLASSIFIERS the pipeline ends in."""
         step = self.pipeline.named_steps["classifier"]
@@ -216,19 +222,20 @@ class SeverityModel:
         without scikit-learn's per-call validation, sparse matrices and string n-grams (tests compare
         the two)."""
         if len(inputs) <= 16:
-            return np.array([self.one_case()(item) for item in inputs])
-        features = self.pipeline.named_steps["features"]
-        matrix = features.transform(inputs)
-        scores = _two_columns(self.pipeline.named_steps["classifier"].decision_function(matrix))
-        if self.precedents is None:
-            return scores
-        return lean(scores, self.levels, *self.precedents.nearest(words_of(features, matrix)), self.precedents.threshold)
+            answers = [self.one_case()(item) for item in inputs]
+            scores, similarity, nearest = (np.array([answer[i] for answer in answers]) for i in range(3))
+        else:
+            features = self.pipeline.named_steps["features"]
+            matrix = features.transform(inputs)
+            scores = _two_columns(self.pipeline.named_steps["classifier"].decision_function(matrix))
+            similarity, nearest = (None, None) if self.precedents is None else self.precedents.nearest(words_of(features, matrix))
+        return lean(scores, self.levels, similarity, nearest, self.precedent_threshold)
 
     def one_case(self) -> "OneCase":
         """The serving path, built on first use (a fraction of a second; the registry builds it when
         it loads a model, so no request waits for it). Not saved: it is rebuilt from the pipeline."""
         if self.__dict__.get("_one_case") is None:
-            self.__dict__["_one_case"] = OneCase(self.pipeline, self.levels, self.precedents)
+            self.__dict__["_one_case"] = OneCase(self.pipeline, self.precedents)
         return self.__dict__["_one_case"]
 
     def __getstate__(self) -> dict:
@@ -255,10 +262,10 @@ def words_of(features: FeatureUnion, matrix):
 class OneCase:
     """One case's margins from the fitted pipeline's public attributes: each block's columns (text
     n-grams via app.ngrams, or one-hot fields), their TF-IDF values, and the linear classifier's
-    weights, held per feature so that one case reads one row per column it hits; then the lean
-    to a precedent, if the model keeps them."""
+    weights, held per feature so that one case reads one row per column it hits; and its nearest
+    precedent (similarity and level), if the model keeps them, for SeverityModel.margins to lean to."""
 
-    def __init__(self, pipeline: Pipeline, levels: tuple = (), precedents: Precedents | None = None):
+    def __init__(self, pipeline: Pipeline, precedents: Precedents | None = None):
         linear, self.blocks, offset = pipeline.named_steps["classifier"], [], 0
         for name, steps in pipeline.named_steps["features"].transformer_list:
             pick, vectorizer = steps.steps[0][1].func, steps.steps[1][1]
@@ -267,11 +274,11 @@ class OneCase:
             offset += len(vectorizer.vocabulary_)
         self.weights = np.ascontiguousarray(linear.coef_.T, dtype=np.float32)  # half the memory to read
         self.intercept = linear.intercept_
-        self.levels, self.precedents = levels, precedents
+        self.precedents = precedents
         self.vocabulary_size, self.scratch = offset, threading.local()
         self({"text": "warm up", "features": {}})  # compiles the numba kernels (or loads them from cache) now
 
-    def __call__(self, item: dict) -> np.ndarray:
+    def __call__(self, item: dict) -> tuple[np.ndarray, float, int]:
         scores = self.intercept.astype(np.float64)
         for name, pick, vectorizer, finder, offset in self.blocks:
             value = pick([item])[0]
@@ -288,11 +295,8 @@ class OneCase:
                     word_hits = hits, shares
         scores = scores if len(scores) > 1 else np.concatenate([-scores, scores])  # two levels: one margin
         if self.precedents is None:
-            return scores
-        similarity, level = self.precedents.nearest_one(*word_hits)
-        if similarity >= self.precedents.threshold:  # as lean() does for many cases
-            scores[self.levels.index(level)] += PRECEDENT_WEIGHT
-        return scores
+            return scores, 0.0, 0
+        return scores, *self.precedents.nearest_one(*word_hits)
 
     def _counter(self) -> np.ndarray:
         """A zeroed array as long as the vocabulary for _text_block to count hits in, kept per thread
@@ -358,6 +362,7 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     progress("reading the training share's text")
     features = build_features(with_features)
     train_m, test_m = features.fit_transform(train_x), features.transform(test_x)
+    share_precedents = Precedents.of(words_of(features, train_m), train_y)
     fitted, cross_validate = {}, len(inputs) <= CROSS_VALIDATE_ROWS
     if cross_validate:
         truth, margins, nearest = levels, *_cross_validated(inputs, levels, with_features, seed, progress)
@@ -367,24 +372,20 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
             progress(f"fitting {name} on the training share")
             fitted[name] = new_classifier(name).fit(train_m, train_y)
             margins[name] = _two_columns(fitted[name].decision_function(test_m))
-        nearest = Precedents.of(words_of(features, train_m), train_y).nearest(words_of(features, test_m))
+        nearest = share_precedents.nearest(words_of(features, test_m))
     best, scores = choose(truth, {name: classes[m.argmax(axis=1)] for name, m in margins.items()}, seed)
     progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
     thresholds = {str(t): t for t in (None, *THRESHOLDS)}  # None first: no precedents unless they clearly help
     chosen, leaning = choose(truth, {key: classes[lean(margins[best], levels_known, *nearest, t).argmax(axis=1)]
                                      for key, t in thresholds.items()}, seed)
     threshold = thresholds[chosen]
-
-    def precedents(words, words_levels):
-        return None if threshold is None else Precedents.of(words, words_levels, threshold)
-
     progress(f"precedents: macro-F1 by similarity threshold {', '.join(f'{t} {s:.3f}' for t, s in leaning.items())}: "
              f"keeping {threshold}")
     if best not in fitted:
         progress(f"fitting {best} on the training share")
         fitted[best] = new_classifier(best).fit(train_m, train_y)
     held = SeverityModel(Pipeline([("features", features), ("classifier", fitted[best])]), levels_known,
-                         precedents=precedents(words_of(features, train_m), train_y))
+                         precedents=None if threshold is None else replace(share_precedents, threshold=threshold))
     held_margins = held.margins(test_x)
     temperature = fit_temperature(held_margins, np.searchsorted(levels_known, test_y))
     metrics = {**scores_of(classes[held_margins.argmax(axis=1)], test_y, levels_known),
@@ -394,7 +395,8 @@ def train(inputs: list[dict], levels: np.ndarray, with_features: bool, progress=
     features = build_features(with_features)
     matrix = features.fit_transform(inputs)
     pipeline = Pipeline([("features", features), ("classifier", new_classifier(best).fit(matrix, levels))])
-    return SeverityModel(pipeline, levels_known, temperature, precedents(words_of(features, matrix), levels)), metrics
+    precedents = None if threshold is None else Precedents.of(words_of(features, matrix), levels, threshold)
+    return SeverityModel(pipeline, levels_known, temperature, precedents), metrics
 
 
 def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int,

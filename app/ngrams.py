@@ -44,12 +44,14 @@ def _polynomial(hashes: np.ndarray, points: np.ndarray) -> np.ndarray:
     return hashes * _BASE + points  # numpy wraps integer arrays silently: modulo 2^64, as intended
 
 
-def _mix(keys: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True)
+def _mix(keys):
     """Fibonacci hashing: one multiplication by a large odd constant carries every bit of a key into
     the high bits the table's slots are taken from (a short n-gram's polynomial hash, or a word
     pair's number, has none there). A bijection, so it adds no collisions; the lowest bit is then
     set, to keep 0 for the empty slot (two keys whose products differ only there, which takes a
-    difference of one particular 64-bit number, would be taken for one another)."""
+    difference of one particular 64-bit number, would be taken for one another). For one key
+    (in the compiled loops) or an array of them (building a table)."""
     return (keys * _SPREAD) | np.uint64(1)
 
 
@@ -103,7 +105,7 @@ def _find(key, keys, values, shift, mask):
 def _char_ngrams(points, smallest, largest, keys, values, shift, mask):
     """The columns of the windows of `points` (" w1 w2 ... ") that are n-grams of one word
     (smallest <= n <= largest): no space strictly inside. A window's hash extends the previous
-    one's by one code point (see _polynomial), mixed as _mix does."""
+    one's by one code point (see _polynomial)."""
     found = np.empty(len(points) * (largest - smallest + 1), dtype=np.int64)
     count = 0
     for start in range(len(points)):
@@ -113,7 +115,7 @@ def _char_ngrams(points, smallest, largest, keys, values, shift, mask):
                 break
             hashed = hashed * _BASE + np.uint64(points[start + n - 1])
             if n >= smallest:
-                column = _find((hashed * _SPREAD) | np.uint64(1), keys, values, shift, mask)
+                column = _find(_mix(hashed), keys, values, shift, mask)
                 if column >= 0:
                     found[count] = column
                     count += 1
@@ -217,7 +219,7 @@ def _word_ngrams(points, word_characters, word_keys, word_numbers, word_shift, w
             hashed = hashed * _BASE + points[end]
             end += 1
         if end - start >= 2:
-            numbers[count] = _find((hashed * _SPREAD) | np.uint64(1), word_keys, word_numbers, word_shift, word_mask)
+            numbers[count] = _find(_mix(hashed), word_keys, word_numbers, word_shift, word_mask)
             count += 1
         start = end
     found = np.empty(2 * count, dtype=np.int64)
@@ -228,7 +230,7 @@ def _word_ngrams(points, word_characters, word_keys, word_numbers, word_shift, w
             hits += 1
         if i > 0 and numbers[i - 1] >= 0 and numbers[i] >= 0:
             pair = np.uint64(numbers[i - 1] * len(single) + numbers[i])
-            column = _find((pair * _SPREAD) | np.uint64(1), pair_keys, pair_columns, pair_shift, pair_mask)
+            column = _find(_mix(pair), pair_keys, pair_columns, pair_shift, pair_mask)
             if column >= 0:
                 found[hits] = column
                 hits += 1

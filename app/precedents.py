@@ -68,7 +68,7 @@ def _nearest(columns, values, indptr, cases, data, count):
     return sums[best], best
 
 
-def lean(margins: np.ndarray, levels: tuple, similarity: np.ndarray, nearest: np.ndarray,
+def lean(margins: np.ndarray, levels: tuple, similarity: np.ndarray | None, nearest: np.ndarray | None,
          threshold: float | None) -> np.ndarray:
     """Margins (cases x levels) with PRECEDENT_WEIGHT added to the nearest case's level where its
     similarity reaches the threshold (None: nowhere)."""
