@@ -6,24 +6,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench model clean
+.PHONY: run test lint bench model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,plot,lint]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/triage rules check
 	$(BIN)/triage db upgrade
 	$(BIN)/triage tokens bootstrap
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/triage serve
 
 test: $(STAMP)
 	$(BIN)/triage rules check
 	$(BIN)/triage rules test
 	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

@@ -1,26 +1,46 @@
-"""triage: severity triage for technical-support cases."""
-import logging
-from pathlib import Path
+"""triage: severity triage for technical-support cases. `create_app` is the application factory."""
 
-from flask import Flask
-from flask_smorest import Api
+from __future__ import annotations
 
-from . import api, config, errors
-from .service import Triage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+_OPENAPI = {
+    "API_TITLE": "triage",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """The application factory: settings, the live rules and language detector, the views."""
+    """The application factory: settings, the live rules and language detector, the views. Its imports
+    are here, so that `import app` (the CLI) costs nothing."""
+    import logging
+    from pathlib import Path
+
+    from flask import Flask
+    from flask_smorest import Api
+
+    from app import settings
+    from app.service import Triage
+    from app.web import access, errors
+    from app.web.blueprints import BLUEPRINTS
+
     app = Flask(__name__)
-    app.json.sort_keys = False  # answer in the schema's order: decision_id, then severity, ...
-    config.load(app, overrides)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # answer in the schema's order
+    app.config.update(_OPENAPI)
+    app.config.update(settings.load(overrides))
     logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
-    Triage.from_config(app.config).init_app(app)
+    app.extensions["triage"] = Triage.from_settings(app.config)
     rest = Api(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (api.cases, api.decisions, api.ops, api.rules, api.admin, api.health):
+    for blueprint in BLUEPRINTS:
         rest.register_blueprint(blueprint)
-    app.before_request(api.authenticate)
+    app.before_request(access.authenticate)
     errors.init_app(app)
     return app

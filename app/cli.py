@@ -1,34 +1,59 @@
-"""The operator CLI: `triage rules check`, `triage rules test`, `triage classify`."""
+"""The operator CLI, `triage`: rules (check, test, export, import), classify and route one case,
+db upgrade, tokens, decisions export, and model (train, evaluate, list, activate, sample).
+
+Settings come from app.settings, as the service's do. Heavy modules (Flask, scikit-learn, numba) are
+imported only by the commands that use them, so `triage --help` and `triage rules check` start fast."""
+
 import json
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from . import golden, rulebook
-from .config import DEFAULTS
-from .documents import RulesInvalid
-from .schemas import CaseSchema, DecisionSchema
+from app import settings
+from app.rulelang.documents import RulesInvalid
+from app.store.tokens import ROLES
+
+
+def _folder(setting: str):
+    """A folder option's callback: the given folder, or the one the settings name."""
+
+    def resolve(ctx, param, value):
+        return Path(value) if value is not None else Path(settings.load()[setting])
+
+    return resolve
+
 
 _rules_option = click.option(
-    "--rules", "rules_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    envvar="TRIAGE_RULES_DIR", default=DEFAULTS["RULES_DIR"], show_default="the bundled rules/",
-    help="The rules folder (env TRIAGE_RULES_DIR).",
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, exists=True),
+    callback=_folder("RULES_DIR"),
+    help="The rules folder; default TRIAGE_RULES_DIR, or the bundled rules.",
 )
 
 
 def _service(**overrides):
-    """The service the server runs (settings, TRIAGE_* variables), with overrides."""
-    from . import create_app
+    """The service the server runs (settings, TRIAGE_* variables), with overrides; no HTTP."""
+    from app.service import Triage
 
-    return create_app(overrides).extensions["triage"]
+    return Triage.from_settings(settings.load(overrides))
 
 
 @click.group()
 def main():
     """triage: severity triage for technical-support cases."""
+
+
+@main.command("serve")
+def serve():
+    """Serve the API under gunicorn (TRIAGE_BIND, TRIAGE_WORKERS; settings as for the service)."""
+    import os
+
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    os.execv(gunicorn, [str(gunicorn), "-c", "python:app.serving", "app:create_app()"])
 
 
 @main.group()
@@ -40,6 +65,8 @@ def rules():
 @_rules_option
 def rules_check(rules_dir: Path):
     """Validate every rule document; print each problem with its file, item and field."""
+    from app.rulebook import book as rulebook
+
     try:
         book = rulebook.build(rulebook.read_sources(rules_dir))
     except RulesInvalid as exc:
@@ -75,16 +102,17 @@ def rules_export(folder):
 @click.option("--author", default=lambda: __import__("getpass").getuser(), help="Who: default the login name.")
 def rules_import(folder, comment, author):
     """Publish the documents of FOLDER that differ from the store's, all at once, after checking them."""
-    from .publishing import NotFound
+    from app.manage.publishing import NotFound
+    from app.rulebook import book as rulebook
 
     try:
         published = _publisher().import_documents(rulebook.read_sources(folder), comment, author)
     except RulesInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        raise click.ClickException(f"{len(exc.problems)} problem(s): nothing was published")
+        raise click.ClickException(f"{len(exc.problems)} problem(s): nothing was published") from None
     except NotFound as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     for row in published:
         click.echo(f"{row['name']}: version {row['version']} published")
     if not published:
@@ -95,6 +123,8 @@ def rules_import(folder, comment, author):
 @_rules_option
 def rules_test(rules_dir: Path):
     """Run the golden cases in <rules>/tests against the rules."""
+    from app.manage import golden
+
     try:
         triage = _service(RULES_DIR=str(rules_dir))
         cases = golden.load(rules_dir / "tests")
@@ -117,20 +147,22 @@ def _instant(ctx, param, value):
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant")
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant") from None
     if at.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no UTC offset")
+        raise click.BadParameter(f"{value!r} has no UTC offset") from None
     return at
 
 
 def _decide(case_file, rules_dir: Path, at):
     from marshmallow import ValidationError
 
+    from app.decide.contract import CaseSchema
+
     try:
         case = CaseSchema().load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
-        raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}")
-    return _service(RULES_DIR=str(rules_dir)).classify(case, at or datetime.now(timezone.utc))
+        raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}") from None
+    return _service(RULES_DIR=str(rules_dir)).classify(case, at or datetime.now(UTC))
 
 
 _at_option = click.option("--at", callback=_instant, help="The instant of the decision (ISO 8601 with offset); default now.")
@@ -142,6 +174,8 @@ _at_option = click.option("--at", callback=_instant, help="The instant of the de
 @_at_option
 def classify(case_file, rules_dir: Path, at):
     """Classify one case (a JSON file, or - for standard input) and print the whole decision as JSON."""
+    from app.decide.contract import DecisionSchema
+
     decision = _decide(case_file, rules_dir, at)
     click.echo(json.dumps(DecisionSchema().dump(decision), indent=2, ensure_ascii=False))
 
@@ -154,11 +188,16 @@ def route(case_file, rules_dir: Path, at):
     """Route one case as at an instant: the pool, the deadline, and the trace of why."""
     decision = _decide(case_file, rules_dir, at)
     routing, sla = decision.routing, decision.sla
-    click.echo(f"severity {decision.severity.level} ({decision.severity.name}), region {decision.region.region}")
-    click.echo(f"pool     {routing.pool.id} ({routing.pool.tier}), answers in {routing.respond_in}, "
-               + ("open now" if routing.open_now else f"opens {routing.available_at.isoformat()}"))
-    click.echo(f"due      {sla.due_at.isoformat()} ({sla.plan}, {sla.target_minutes} min on the {sla.clock} clock"
-               + ("" if sla.guaranteed else ", not guaranteed") + ")")
+    click.echo(f"severity {decision.severity.level} ({decision.severity.name}), region {decision.placement.region}")
+    click.echo(
+        f"pool     {routing.pool.id} ({routing.pool.tier}), answers in {routing.respond_in}, "
+        + ("open now" if routing.open_now else f"opens {routing.available_at.isoformat()}")
+    )
+    click.echo(
+        f"due      {sla.due_at.isoformat()} ({sla.plan}, {sla.target_minutes} min on the {sla.clock} clock"
+        + ("" if sla.guaranteed else ", not guaranteed")
+        + ")"
+    )
     for problem in decision.entitlement.problems:
         click.echo(f"entitlement: {problem}")
     click.echo("trace:")
@@ -174,15 +213,12 @@ def db():
 @db.command("upgrade")
 def db_upgrade():
     """Apply the migrations to TRIAGE_DATABASE_URL (default: the SQLite file in the instance folder)."""
-    from . import config, store
-    from flask import Flask
+    from app.store import database
 
-    app = Flask("triage-cli")
-    config.load(app, None)
-    url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.config['INSTANCE_DIR']) / 'triage.db'}"
-    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
-    store.upgrade(url)
-    click.echo(f"database at revision {store.head_revision()}")
+    resolved = settings.load()
+    Path(resolved["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    database.upgrade(resolved["DATABASE_URL"])
+    click.echo(f"database at revision {database.head_revision()}")
 
 
 @main.group()
@@ -191,7 +227,7 @@ def tokens():
 
 
 @tokens.command("create")
-@click.option("--role", required=True, type=click.Choice(["intake", "engineer", "ops", "analyst", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True, help="Who or what uses it.")
 def tokens_create(role, name):
     """Create a token; it is printed alone on the last line, once, and only its hash is kept."""
@@ -213,7 +249,7 @@ def tokens_list():
 def tokens_revoke(token_id):
     """Revoke a token by its id."""
     if not _service().tokens.revoke(token_id):
-        raise click.ClickException(f"no active token {token_id}")
+        raise click.ClickException(f"no active token {token_id}") from None
     click.echo(f"token {token_id} revoked")
 
 
@@ -240,7 +276,7 @@ def decisions():
 @click.option("--output", type=click.File("w"), default="-", help="File to write; default standard output.")
 def decisions_export(fmt, since, output):
     """Write every decision with its latest correction (the correction wins as the label)."""
-    from . import exports
+    from app.store import exports
 
     output.write(exports.text(_service().store.export(since), fmt))
 
@@ -250,24 +286,30 @@ def model():
     """Train, evaluate, list and activate severity classifiers."""
 
 
-_models_option = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TRIAGE_MODELS_DIR",
-                              default=DEFAULTS["MODELS_DIR"], show_default="the bundled models/", help="The model registry.")
+_models_option = click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    callback=_folder("MODELS_DIR"),
+    help="The model registry; default TRIAGE_MODELS_DIR, or the bundled models.",
+)
 
 
 def _column_options(command):
-    for option in reversed([
-        click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV or JSON Lines file."),
-        click.option("--text-columns", default="subject,body", show_default=True, help="Columns joined as the case's text."),
-        click.option("--label-column", default="priority", show_default=True),
-        click.option("--label-map", default="", help="LABEL=LEVEL,... turning the data's labels into severity 1-4."),
-        click.option("--feature-columns", default="", help="Structured columns an intake form also has (e.g. language)."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV or JSON Lines file."),
+            click.option("--text-columns", default="subject,body", show_default=True, help="Columns joined as the case's text."),
+            click.option("--label-column", default="priority", show_default=True),
+            click.option("--label-map", default="", help="LABEL=LEVEL,... turning the data's labels into severity 1-4."),
+            click.option("--feature-columns", default="", help="Structured columns an intake form also has (e.g. language)."),
+        ]
+    ):
         command = option(command)
     return command
 
 
 def _columns(text_columns, label_column, label_map, feature_columns):
-    from .model import Columns, parse_label_map
+    from app.classifier.model import Columns, parse_label_map
 
     split = lambda text: tuple(c.strip() for c in text.split(",") if c.strip())  # noqa: E731
     return Columns(split(text_columns), label_column, parse_label_map(label_map), split(feature_columns))
@@ -282,22 +324,29 @@ def _progress():
 
 @model.command("train")
 @_column_options
-@click.option("--from-store", is_flag=True, help="Train on stored decisions; an engineer's correction wins over the original level.")
+@click.option(
+    "--from-store", is_flag=True, help="Train on stored decisions; an engineer's correction wins over the original level."
+)
 @click.option("--since", callback=_instant, help="With --from-store: decisions made at or after this instant.")
-@click.option("--output", "models_dir", type=click.Path(file_okay=False, path_type=Path), envvar="TRIAGE_MODELS_DIR",
-              default=DEFAULTS["MODELS_DIR"], show_default="the bundled models/", help="The registry to save into.")
+@click.option(
+    "--output",
+    "models_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder("MODELS_DIR"),
+    help="The registry to save into; default TRIAGE_MODELS_DIR, or the bundled models.",
+)
 @click.option("--activate", is_flag=True, help="Serve the new model at once.")
 def model_train(data_file, text_columns, label_column, label_map, feature_columns, from_store, since, models_dir, activate):
     """Train a model, measure it on a held-out share, and save it to the registry."""
     import hashlib
 
-    from . import registry
-    from .model import Columns, TrainingError, prepare, read_rows, train
+    from app.classifier import registry
+    from app.classifier.model import Columns, TrainingError, prepare, read_rows, train
 
     progress = _progress()
     try:
         if from_store:
-            from . import exports
+            from app.store import exports
 
             rows = [exports.row(r) for r in _service().store.export(since)]
             if not rows:
@@ -317,14 +366,24 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
         progress(f"{len(rows)} rows, levels {dict(sorted(Counter(levels.tolist()).items()))}")
         fitted, metrics = train(inputs, levels, bool(columns.features), progress)
     except TrainingError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     progress("saving")
-    meta = registry.save(models_dir, fitted, {"rows": len(rows), "data": source, "data_sha256": digest,
-                                              "columns": columns.to_dict(), "options": {"classifier": fitted.classifier, "holdout": 0.2,
-                                                          "precedent_threshold": fitted.precedent_threshold},
-                                              "metrics": metrics})
-    click.echo(f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
-               f"{meta['artifact_bytes'] / 1e6:.1f} MB")
+    meta = registry.save(
+        models_dir,
+        fitted,
+        {
+            "rows": len(rows),
+            "data": source,
+            "data_sha256": digest,
+            "columns": columns.to_dict(),
+            "options": {"classifier": fitted.classifier, "holdout": 0.2, "precedent_threshold": fitted.precedent_threshold},
+            "metrics": metrics,
+        },
+    )
+    click.echo(
+        f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
+        f"{meta['artifact_bytes'] / 1e6:.1f} MB"
+    )
     if activate:
         registry.activate(models_dir, meta["version"])
         click.echo(f"model {meta['version']} is now active")
@@ -332,15 +391,20 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
 
 
 @model.command("evaluate")
-@click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="A version folder of the registry.")
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A version folder of the registry.",
+)
 @_column_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the confusion matrix as a PNG.")
 def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, feature_columns, as_json, plot):
     """Score a model on labelled data: accuracy, macro-F1, per level, confusion matrix."""
-    from . import registry
-    from .model import TrainingError, evaluate, prepare, read_rows
+    from app.classifier import registry
+    from app.classifier.model import TrainingError, evaluate, prepare, read_rows
 
     try:
         if data_file is None:
@@ -349,7 +413,7 @@ def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, 
         rows, _ = read_rows(data_file)
         inputs, levels = prepare(rows, _columns(text_columns, label_column, label_map, feature_columns))
     except (TrainingError, registry.ModelRefused) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     metrics = evaluate(fitted, inputs, levels)
     if plot:
         _plot_confusion(metrics, plot, f"{meta['version']} on {data_file.name}")
@@ -361,13 +425,16 @@ def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, 
     click.echo("level  precision  recall     f1  support")
     for level, row in metrics["per_level"].items():
         click.echo(f"{level:>5}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}")
-    click.echo("confusion (rows: true level, columns: predicted) " + " ".join(f"{l:>5}" for l in metrics["levels"]))
+    click.echo("confusion (rows: true level, columns: predicted) " + " ".join(f"{level:>5}" for level in metrics["levels"]))
     for level, row in zip(metrics["levels"], metrics["confusion_matrix"]):
         click.echo(f"{level:>5} " + " ".join(f"{n:>5}" for n in row))
 
 
 def _plot_confusion(metrics: dict, path: Path, title: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise click.ClickException("--plot needs matplotlib: pip install 'triage[plot]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -375,8 +442,8 @@ def _plot_confusion(metrics: dict, path: Path, title: str) -> None:
     matrix, levels = metrics["confusion_matrix"], metrics["levels"]
     figure, axes = plt.subplots(figsize=(4.5, 4))
     axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(levels)), [str(l) for l in levels])
-    axes.set_yticks(range(len(levels)), [str(l) for l in levels])
+    axes.set_xticks(range(len(levels)), [str(level) for level in levels])
+    axes.set_yticks(range(len(levels)), [str(level) for level in levels])
     axes.set_xlabel("predicted level")
     axes.set_ylabel("true level")
     axes.set_title(f"{title}\nmacro-F1 {metrics['macro_f1']:.3f}", fontsize=9)
@@ -393,7 +460,7 @@ def _plot_confusion(metrics: dict, path: Path, title: str) -> None:
 @_models_option
 def model_list(models_dir):
     """Every version in the registry with its held-out metrics; * marks the active one."""
-    from . import registry
+    from app.classifier import registry
 
     active = registry.active_version(models_dir)
     for meta in registry.versions(models_dir):
@@ -404,8 +471,10 @@ def model_list(models_dir):
         m = meta["metrics"]
         options = meta.get("options", {})
         precedents = f"precedents >= {options['precedent_threshold']}" if options.get("precedent_threshold") else "no precedents"
-        click.echo(f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
-                   f"{options.get('classifier', '-'):8s}  {precedents:18s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}")
+        click.echo(
+            f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
+            f"{options.get('classifier', '-'):8s}  {precedents:18s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}"
+        )
 
 
 @model.command("activate")
@@ -413,12 +482,12 @@ def model_list(models_dir):
 @_models_option
 def model_activate(version, models_dir):
     """Serve VERSION (after checking its hash and scikit-learn version); every worker picks it up."""
-    from . import registry
+    from app.classifier import registry
 
     try:
         registry.activate(models_dir, version)
     except registry.ModelRefused as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} is now active")
 
 
@@ -427,7 +496,7 @@ def model_activate(version, models_dir):
 @click.option("--per-level", default=60, show_default=True, help="Rows per language and level.")
 def model_sample(output, per_level):
     """Write the project's own sample tickets (seven languages, four levels) as CSV."""
-    from . import samples
+    from app.classifier import samples
 
     rows = samples.generate(per_level)
     samples.write(output, rows)

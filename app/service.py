@@ -1,121 +1,187 @@
 """The service object a process holds: live rules, the language detector, the decision store and
 tokens, and the calls views and the CLI make."""
+
 import dataclasses
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from . import store as store_mod
-from .auth import Tokens
-from .cases import Case
-from .classify import Decision, classify_case
-from .language import LanguageDetector
-from .live import LiveRules, StoreSource
-from .publishing import Publisher
-from .registry import LiveModel
-from .schemas import DecisionSchema
-from .spool import Flusher, Spool
+from app.classifier.registry import LiveModel
+from app.decide.cases import Case
+from app.decide.classify import Decision, classify_case, new_decision_id
+from app.decide.contract import DecisionSchema
+from app.lifecycle.case import CaseView
+from app.lifecycle.casebook import CaseBook, CaseConflict, CaseNotFound, EventInvalid
+from app.lifecycle.scheduler import Scheduler
+from app.manage.publishing import Publisher
+from app.rulebook.live import LiveRulebook, StoreSource
+from app.settings import SettingsError
+from app.severity.language import LanguageDetector
+from app.store import database
+from app.store.cases import new_event_id
+from app.store.spool import Flusher, Spool
+from app.store.tokens import Tokens
 
 log = logging.getLogger("triage.service")
 _dump = DecisionSchema().dump
 
 
 class Triage:
-    def __init__(self, rules: LiveRules, detector: LanguageDetector, store=None, spool=None, tokens=None,
-                 record_decisions: bool = True, model: LiveModel | None = None):
-        self.rules, self.detector, self.model = rules, detector, model
+    def __init__(
+        self,
+        rulebook: LiveRulebook,
+        detector: LanguageDetector,
+        store=None,
+        spool=None,
+        tokens=None,
+        record_decisions: bool = True,
+        model: LiveModel | None = None,
+    ):
+        self.rulebook, self.detector, self.model = rulebook, detector, model
         self.store, self.spool, self.tokens = store, spool, tokens
         self.record_decisions = record_decisions
-        self.flusher = None
+        self.flusher: Flusher | None = None
+        self.scheduler: Scheduler | None = None
+        self.publisher: Publisher | None = None
+        self.casebook = CaseBook(store, rulebook)
 
     @classmethod
-    def from_config(cls, config) -> "Triage":
-        languages = [code.strip() for code in str(config["LANGUAGES"]).split(",") if code.strip()]
-        instance = Path(config["INSTANCE_DIR"])
-        url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'triage.db'}"
-        if not config.get("DATABASE_URL"):  # the embedded default migrates itself; a shared database is upgraded by ops
+    def from_settings(cls, settings: dict) -> "Triage":
+        """Everything a process holds, from resolved settings (app.settings.load)."""
+        languages = [code.strip() for code in str(settings["LANGUAGES"]).split(",") if code.strip()]
+        instance = Path(settings["INSTANCE_DIR"])
+        url = settings["DATABASE_URL"]
+        if settings["EMBEDDED_DATABASE"]:  # the embedded default migrates itself; a shared database is upgraded by ops
             _upgrade_once(url, instance / ".migrate.lock")
-        store = store_mod.Store(store_mod.engine_for(url, float(config["DATABASE_TIMEOUT"])))
-        if config["RULES_SOURCE"] not in ("files", "database"):
-            raise ValueError(f"TRIAGE_RULES_SOURCE is {config['RULES_SOURCE']!r}; use files or database")
-        source, versions = Path(config["RULES_DIR"]), None
-        if config["RULES_SOURCE"] == "database":
-            versions = store_mod.RuleVersions(store.engine)
-            _seed(versions, source)
+        store = database.Store(database.engine_for(url, settings["DATABASE_TIMEOUT"]))
+        if settings["RULES_SOURCE"] not in ("files", "database"):
+            raise SettingsError(f"TRIAGE_RULES_SOURCE is {settings['RULES_SOURCE']!r}; use files or database")
+        folder = Path(settings["RULES_DIR"])
+        source: Path | StoreSource = folder
+        versions = None
+        if settings["RULES_SOURCE"] == "database":
+            versions = database.RuleVersions(store.engine)
+            _seed(versions, folder)
             source = StoreSource(versions)
         triage = cls(
-            LiveRules(source, float(config["RULES_CHECK_INTERVAL"])),
-            LanguageDetector(languages, config["DEFAULT_LANGUAGE"]),
-            store, Spool(instance / "spool"),
-            Tokens(store, instance / "tokens.json", float(config["TOKEN_REFRESH_INTERVAL"])),
-            bool(config["RECORD_DECISIONS"]),
-            LiveModel(Path(config["MODELS_DIR"]), float(config["MODEL_CHECK_INTERVAL"])),
+            LiveRulebook(source, settings["RULES_CHECK_INTERVAL"]),
+            LanguageDetector(languages, settings["DEFAULT_LANGUAGE"]),
+            store,
+            Spool(instance / "spool"),
+            Tokens(store, instance / "tokens.json", settings["TOKEN_REFRESH_INTERVAL"]),
+            settings["RECORD_DECISIONS"],
+            LiveModel(Path(settings["MODELS_DIR"]), settings["MODEL_CHECK_INTERVAL"]),
         )
-        triage.publisher = Publisher(versions, triage.rules, store, triage.detector, triage.model,
-                                     Path(config["RULES_DIR"]) / "tests")
-        triage.flusher = Flusher(triage.spool, store.save, float(config["SPOOL_FLUSH_INTERVAL"]))
+        triage.publisher = Publisher(
+            versions, triage.rulebook, store, triage.detector, triage.model, Path(settings["RULES_DIR"]) / "tests"
+        )
+        triage.flusher = Flusher(triage.spool, triage.store_spooled, settings["SPOOL_FLUSH_INTERVAL"])
         triage.flusher.flush_now()  # decisions left by an earlier run go in first
         triage.flusher.start()
+        if settings["SCHEDULER_INTERVAL"] > 0:
+            triage.scheduler = Scheduler(triage.casebook, settings["SCHEDULER_INTERVAL"])
+            triage.scheduler.start()
         return triage
 
-    def init_app(self, app) -> None:
-        app.extensions["triage"] = self
+    def stop(self) -> None:
+        """Stop the background threads (tests, benchmarks)."""
+        for worker in (self.flusher, self.scheduler):
+            if worker is not None:
+                worker.stop()
 
     # -- cases ------------------------------------------------------------------------------
 
-    def classify(self, case: Case, now: datetime, rules=None) -> Decision:
+    def classify(self, case: Case, now: datetime, rules=None, count_cases=None) -> Decision:
         """Decide a case (with `rules`, or the rulebook in force); nothing is stored."""
         model, meta = self.model.get() if self.model else (None, None)
-        return classify_case(case, rules or self.rules.get(), self.detector, now, (model, meta) if model else None)
+        return classify_case(
+            case, rules or self.rulebook.get(), self.detector, now, (model, meta) if model else None, count_cases
+        )
 
-    def classify_and_record(self, case: Case, body: dict, now: datetime) -> dict:
-        """Decide a case, check the plan's quota, and keep the decision; returns the answer."""
-        rules = self.rules.get()  # one rulebook for the whole request, even if a reload lands meanwhile
-        decision = self._with_quota(self.classify(case, now, rules), rules)
-        answer = _dump(decision)
-        if self.record_decisions:
-            self._record({
-                "decision_id": decision.decision_id, "decided_at": decision.decided_at,
-                "reported_at": case.reported_at, "customer_id": case.customer.id, "plan": case.customer.plan,
-                "severity": decision.severity.level, "source": decision.severity.source,
-                "pool": decision.routing.pool.id, "rules_version": decision.versions["rules"],
-                "model_version": decision.versions.get("model"), "request": body, "answer": answer,
-            })
-        return answer
-
-    def _with_quota(self, decision: Decision, rules) -> Decision:
-        case = decision.case
-        plan = rules.terms.plans[case.customer.plan]
-        if plan.cases_per_quarter is None:
-            return decision
-        start, end = quarter(case.reported_at)
-        label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    def classify_and_record(self, case: Case, body: dict, now: datetime, principal=None) -> Decision:
+        """Decide a case and keep the decision on its case: a new case id is assigned when none is
+        given; the same id sent for another customer is refused (CaseConflict); a case classified
+        again keeps the clock of its first report, and the plan's quota counts distinct cases."""
+        case = dataclasses.replace(case, case_id=case.case_id or new_decision_id(now))
+        case_id, customer = case.case_id or "", case.customer.id
         try:
-            earlier = self.store.count_reported(case.customer.id, start, end)
-        except Exception as exc:
-            log.warning("quota not checked: %s", exc)
-            problem = f"the {plan.name} plan's quota of {plan.cases_per_quarter} cases per quarter was not checked: the decision store is unavailable"
-        else:
-            if earlier < plan.cases_per_quarter:
-                return decision
-            problem = f"case {earlier + 1} in {label}: the {plan.name} plan includes {plan.cases_per_quarter} cases per quarter"
-        entitlement = dataclasses.replace(decision.entitlement, ok=False, problems=(*decision.entitlement.problems, problem))
-        return dataclasses.replace(decision, entitlement=entitlement)
+            known = self.casebook.owner(case_id)
+        except Exception as exc:  # the database is away: decide now, the spool keeps the decision
+            log.warning("case %s not looked up, the database is away: %s", case_id, exc)
+            known = None
+        if known is not None:
+            if known[0] != customer:
+                raise CaseConflict(f"case_id {case_id!r} belongs to another customer's case; case ids are unique")
+            case = dataclasses.replace(case, reported_at=known[1])  # the response clock runs from the first report
+
+        def count_cases(start, end):
+            return self.casebook.count_before(customer, case_id, start, min(end, case.reported_at))
+
+        decision = self.classify(case, now, count_cases=count_cases)
+        if self.record_decisions:
+            self._record(
+                {
+                    "case_id": case_id,
+                    "tier": decision.routing.pool.tier,
+                    "author": principal.name if principal else "",
+                    "author_id": principal.token_id if principal else None,
+                    "decision_id": decision.decision_id,
+                    "decided_at": decision.decided_at,
+                    "reported_at": case.reported_at,
+                    "customer_id": case.customer.id,
+                    "plan": case.customer.plan,
+                    "severity": decision.severity.level,
+                    "source": decision.severity.source,
+                    "pool": decision.routing.pool.id,
+                    "rules_version": decision.versions["rules"],
+                    "model_version": decision.versions.get("model"),
+                    "request": body,
+                    "answer": _dump(decision),
+                }
+            )
+        return decision
 
     def _record(self, record: dict) -> None:
         try:
-            self.store.save([record])
+            self.casebook.record_decision(record, record["decided_at"])
+        except CaseConflict:
+            raise
         except Exception as exc:  # the database is away: the spool keeps it until a flush
             log.error("decision %s spooled, the database did not take it: %s", record["decision_id"], exc)
             self.spool.append(record)
+
+    def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView | None:
+        """Apply an event to a case; None when the database is away and the spool keeps the event."""
+        event = {**event, "event_id": event.get("event_id") or new_event_id()}
+        try:
+            return self.casebook.record_event(case_id, event, now)
+        except (CaseConflict, CaseNotFound, EventInvalid):
+            raise
+        except Exception as exc:
+            log.error("event %s on case %s spooled, the database did not take it: %s", event["event_id"], case_id, exc)
+            self.spool.append({"kind": "event", "case_id": case_id, **event})
+            return None
+
+    def store_spooled(self, records: list[dict]) -> None:
+        """Write spooled decisions and events, in the order they came; one the case refuses now (its
+        state moved on, or the case id turned out to be another customer's) is set aside with why."""
+        for record in records:
+            record = _revived(record)
+            try:
+                if record.get("kind") == "event":
+                    self.casebook.record_event(record["case_id"], record, _utcnow())
+                else:
+                    self.casebook.record_decision(record, _utcnow())
+            except (CaseConflict, CaseNotFound, EventInvalid) as exc:
+                self.spool.reject(record, str(exc))
 
     # -- ops --------------------------------------------------------------------------------
 
     def pools(self, now: datetime) -> list[dict]:
         """Every pool, with whether it is open at `now` and why not."""
         listed = []
-        for pool in self.rules.get().pools.values():
+        for pool in self.rulebook.get().pools.values():
             reason = pool.closed_reason(now)
             listed.append({**pool.describe(), "open_now": reason is None, "closed_reason": reason})
         return listed
@@ -123,7 +189,7 @@ class Triage:
     def coverage(self, at: datetime) -> dict:
         """Which pools are open at `at`; for the closed ones, why and when they open."""
         open_, closed = [], []
-        for pool in self.rules.get().pools.values():
+        for pool in self.rulebook.get().pools.values():
             reason = pool.closed_reason(at)
             if reason is None:
                 open_.append(pool.id)
@@ -132,42 +198,38 @@ class Triage:
         return {"at": at, "open": open_, "closed": closed}
 
     def readiness(self) -> dict:
-        self.rules.get()  # pick up a pending change so readiness reports what a request would use
-        return {"status": "ready", "pid": os.getpid(), "rules": self.rules.status(),
-                "languages": list(self.detector.codes), "model": self.model.status() if self.model else None,
-                "database": self._database_status(),
-                "spool_depth": self.spool.depth()}
+        self.rulebook.get()  # pick up a pending change so readiness reports what a request would use
+        return {
+            "status": "ready",
+            "pid": os.getpid(),
+            "rules": self.rulebook.status(),
+            "languages": list(self.detector.codes),
+            "model": self.model.status() if self.model else None,
+            "database": self._database_status(),
+            "spool_depth": self.spool.depth(),
+        }
 
     def _database_status(self) -> dict:
         try:
-            revision = store_mod.current_revision(self.store.engine)
+            revision = database.current_revision(self.store.engine)
         except Exception as exc:
             return {"ok": False, "error": f"unreachable: {type(exc).__name__}"}
-        head = store_mod.head_revision()
+        head = database.head_revision()
         if revision != head:
             return {"ok": False, "error": f"schema at {revision}, expected {head}: run triage db upgrade"}
         return {"ok": True, "dialect": self.store.engine.dialect.name, "revision": revision}
 
 
-def quarter(instant: datetime) -> tuple[datetime, datetime]:
-    """The calendar quarter (UTC) containing `instant`, as [start, end)."""
-    utc = instant.astimezone(timezone.utc)
-    first_month = (utc.month - 1) // 3 * 3 + 1
-    start = datetime(utc.year, first_month, 1, tzinfo=timezone.utc)
-    end = datetime(utc.year + (first_month == 10), (first_month + 2) % 12 + 1, 1, tzinfo=timezone.utc)
-    return start, end
-
-
 def _seed(versions, folder: Path) -> None:
     """An empty rule store starts from the rule files; workers starting together publish once."""
-    from .rulebook import read_sources
+    from app.rulebook.book import read_sources
 
     if versions.stamp() is not None:
         return
     for name, text in read_sources(folder).items():
         try:
             versions.publish(name, text, "seed", f"seeded from {folder}", None)
-        except store_mod.Conflict:
+        except database.Conflict:
             pass  # another worker seeded it first
     log.info("rule store seeded from %s", folder)
 
@@ -179,4 +241,19 @@ def _upgrade_once(url: str, lock_path: Path) -> None:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        store_mod.upgrade(url)
+        database.upgrade(url)
+
+
+_INSTANTS = ("decided_at", "reported_at", "at")
+
+
+def _revived(record: dict) -> dict:
+    """A spooled record with its instants as datetimes again (the spool writes them as text)."""
+    return {
+        key: datetime.fromisoformat(value) if key in _INSTANTS and isinstance(value, str) else value
+        for key, value in record.items()
+    }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -8,6 +8,7 @@
    over HTTP (SQLite in a fresh instance folder; PostgreSQL when TRIAGE_BENCH_DATABASE_URL is set);
 5. a backtest of a proposed severity document over 1,000 stored decisions.
 """
+
 import http.client
 import json
 import multiprocessing
@@ -24,10 +25,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from datetime import UTC  # noqa: E402
+
 from app import create_app  # noqa: E402
-from app.classify import assign, classify_case, facts, with_environment  # noqa: E402
-from app.schemas import CaseSchema, DecisionSchema  # noqa: E402
-from app.text import words  # noqa: E402
+from app.decide.classify import assign, classify_case, facts, with_environment  # noqa: E402
+from app.decide.contract import CaseSchema, DecisionSchema  # noqa: E402
+from app.severity.text import words  # noqa: E402
 
 COUNTRY = {"en": "GB", "de": "DE", "ru": "RU", "cs": "CZ", "id": "ID", "pl": "PL", "da": "DK"}
 
@@ -38,8 +41,13 @@ def sample_bodies() -> list[dict]:
         sets = yaml.safe_load((ROOT / "tests" / "quality" / name).read_text(encoding="utf-8"))
         for language, items in sets.items():
             for item in items:
-                bodies.append({"subject": item["subject"], "description": item["description"],
-                               "customer": {"id": "bench", "plan": "premium", "country": COUNTRY[language]}})
+                bodies.append(
+                    {
+                        "subject": item["subject"],
+                        "description": item["description"],
+                        "customer": {"id": "bench", "plan": "premium", "country": COUNTRY[language]},
+                    }
+                )
     return bodies
 
 
@@ -51,14 +59,19 @@ def timed(fn, items, rounds):
             fn(item)
             samples.append((time.perf_counter_ns() - start) / 1000)
     samples.sort()
-    return {"n": len(samples), "mean_us": statistics.fmean(samples), "p50_us": samples[len(samples) // 2],
-            "p99_us": samples[int(len(samples) * 0.99)], "max_us": samples[-1]}
+    return {
+        "n": len(samples),
+        "mean_us": statistics.fmean(samples),
+        "p50_us": samples[len(samples) // 2],
+        "p99_us": samples[int(len(samples) * 0.99)],
+        "max_us": samples[-1],
+    }
 
 
 def in_process():
     app = create_app({"INSTANCE_DIR": "/tmp/triage-bench"})
     triage = app.extensions["triage"]
-    rules = triage.rules.get()
+    rules = triage.rulebook.get()
     bodies = sample_bodies()
     load, dump = CaseSchema().load, DecisionSchema().dump  # built once, as flask-smorest does
     cases = [load(b) for b in bodies]
@@ -67,20 +80,28 @@ def in_process():
         language = triage.detector.identify(case.text, case.language)
         evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
         fact_list.append(facts(case, language, evidence))
-        decided.append((case, language.code, classify_case(case, rules, triage.detector, case.reported_at).severity.level,
-                        fact_list[-1]["signal"]))
+        decided.append(
+            (
+                case,
+                language.code,
+                classify_case(case, rules, triage.detector, case.reported_at).severity.level,
+                fact_list[-1]["signal"],
+            )
+        )
     for case in cases:  # warm-up
         classify_case(case, rules, triage.detector, case.reported_at)
     results = {
-        "engine step (durable_rules evaluate)": timed(rules.engine.evaluate, fact_list, 200),
+        "engine step (durable_rules evaluate)": timed(rules.severity_rules.evaluate, fact_list, 200),
         "signals (normalise + vocabulary)": timed(lambda c: rules.vocabulary.find(words(c.text)), cases, 50),
         "language detection (lingua)": timed(lambda c: triage.detector.identify(c.text), cases, 50),
         "routing + deadline (assign)": timed(lambda d: assign(*d, rules, d[0].reported_at), decided, 50),
         "classify_case (core, whole)": timed(lambda c: classify_case(c, rules, triage.detector, c.reported_at), cases, 50),
         "schema load + classify + dump": timed(lambda b: dump(triage.classify(load(b), time_now())), bodies, 50),
     }
-    print(f"in-process, {len(cases)} realistic cases in 7 languages, {len(rules.severity.rules)} severity rules, "
-          f"{len(rules.vocabulary.signals)} signals")
+    print(
+        f"in-process, {len(cases)} realistic cases in 7 languages, {len(rules.severity.rules)} severity rules, "
+        f"{len(rules.vocabulary.signals)} signals"
+    )
     for name, r in results.items():
         print(f"  {name:36s} mean {r['mean_us']:8.1f} us  p50 {r['p50_us']:8.1f}  p99 {r['p99_us']:8.1f}  (n={r['n']})")
     long_case = CaseSchema().load({**bodies[0], "description": (bodies[0]["description"] + " ") * 120})
@@ -94,46 +115,59 @@ def stored_in_process(database_url: str):
     bodies = sample_bodies()
     results = {}
     for record in (False, True):
-        app = create_app({"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url,
-                          "RECORD_DECISIONS": record})
+        app = create_app(
+            {"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url, "RECORD_DECISIONS": record}
+        )
         triage = app.extensions["triage"]
         load = CaseSchema().load
-        results[record] = timed(lambda b: triage.classify_and_record(load(b), b, time_now()), bodies, 20)
+        results[record] = timed(
+            lambda b, triage=triage, load=load: triage.classify_and_record(load(b), b, time_now()), bodies, 20
+        )
         triage.flusher.stop()
     print(f"stored path in-process ({database_url.split(':')[0] if database_url else 'sqlite (embedded)'}):")
     for record, r in results.items():
-        print(f"  {'recording on ' if record else 'recording off'}  mean {r['mean_us']:8.1f} us  p50 {r['p50_us']:8.1f}  p99 {r['p99_us']:8.1f}")
+        print(
+            f"  {'recording on ' if record else 'recording off'}  mean {r['mean_us']:8.1f} us  p50 {r['p50_us']:8.1f}  p99 {r['p99_us']:8.1f}"
+        )
     print(f"  on / off (mean) = {results[True]['mean_us'] / results[False]['mean_us']:.2f}")
 
 
 def backtest_timing(database_url: str, cases: int = 1000):
     import tempfile
 
-    app = create_app({"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url,
-                      "RULES_SOURCE": "database"})
+    app = create_app(
+        {"INSTANCE_DIR": tempfile.mkdtemp(prefix="triage-bench-"), "DATABASE_URL": database_url, "RULES_SOURCE": "database"}
+    )
     triage = app.extensions["triage"]
     bodies, load = sample_bodies(), CaseSchema().load
     for index in range(cases):
-        body = {**bodies[index % len(bodies)], "reported_at": f"2026-{index % 12 + 1:02d}-{index % 28 + 1:02d}T{index % 24:02d}:30:00+00:00"}
+        body = {
+            **bodies[index % len(bodies)],
+            "reported_at": f"2026-{index % 12 + 1:02d}-{index % 28 + 1:02d}T{index % 24:02d}:30:00+00:00",
+        }
         triage.classify_and_record(load(body), body, time_now())
     proposed = triage.publisher.document("severity")["content"].replace(
         "    level: 3\n    description: The system or one component is slow.",
-        "    level: 4\n    description: The system or one component is slow.")
+        "    level: 4\n    description: The system or one component is slow.",
+    )
     started = time.perf_counter()
     report = triage.publisher.backtest("severity", proposed, limit=cases)
     seconds = time.perf_counter() - started
     triage.flusher.stop()
-    print(f"backtest: {report['cases']} stored decisions replayed twice in {seconds:.2f} s, {report['changed']} would change, "
-          f"golden {report['golden']['passed']} passed / {len(report['golden']['failed'])} failed")
+    print(
+        f"backtest: {report['cases']} stored decisions replayed twice in {seconds:.2f} s, {report['changed']} would change, "
+        f"golden {report['golden']['passed']} passed / {len(report['golden']['failed'])} failed"
+    )
 
 
 def time_now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # -- HTTP -----------------------------------------------------------------------------------
+
 
 def _free_port():
     with socket.socket() as sock:
@@ -144,9 +178,13 @@ def _free_port():
 def _serve(target: str, path: str, body: dict, extra_env: dict, headers: dict):
     port = _free_port()
     env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_LOG_LEVEL": "warning", **extra_env}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-                                "--access-logfile", "/dev/null", target], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null", target],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # ready when a worker answers, not when the port opens
         try:
@@ -194,13 +232,21 @@ def over_http(database_url: str):
     bodies = sample_bodies()
     instance = tempfile.mkdtemp(prefix="triage-bench-")
     env = {"TRIAGE_INSTANCE_DIR": instance, "TRIAGE_DATABASE_URL": database_url}
-    made = subprocess.run([str(Path(sys.executable).parent / "triage"), "tokens", "create", "--role", "intake",
-                           "--name", "bench"], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, check=True)
+    made = subprocess.run(
+        [str(Path(sys.executable).parent / "triage"), "tokens", "create", "--role", "intake", "--name", "bench"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     auth = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
     rates = {}
-    runs = (("echo", "bench.echo:app", "/echo", {}, {}),
-            ("classify, recording off", "wsgi:app", "/v1/classify", {**env, "TRIAGE_RECORD_DECISIONS": "false"}, auth),
-            ("classify, recording on", "wsgi:app", "/v1/classify", env, auth))
+    runs = (
+        ("echo", "bench.echo:app", "/echo", {}, {}),
+        ("classify, recording off", "wsgi:app", "/v1/classify", {**env, "TRIAGE_RECORD_DECISIONS": "false"}, auth),
+        ("classify, recording on", "wsgi:app", "/v1/classify", env, auth),
+    )
     for name, target, path, extra_env, headers in runs:
         process, port = _serve(target, path, bodies[0], extra_env, headers)
         try:
@@ -218,6 +264,8 @@ if __name__ == "__main__":
     in_process()
     stored_in_process(database)
     backtest_timing(database)
-    print("over HTTP: gunicorn (gunicorn.conf.py: 2 sync workers), 4 client processes on the same machine, "
-          "a new connection per request")
+    print(
+        "over HTTP: gunicorn (gunicorn.conf.py: 2 sync workers), 4 client processes on the same machine, "
+        "a new connection per request"
+    )
     over_http(database)

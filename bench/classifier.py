@@ -7,6 +7,7 @@ artifact's size.
 The sets are not part of the project (non-commercial licences): where ../shared/data is absent the
 benchmark says so and skips. Usage: python bench/classifier.py [SET ...]
 """
+
 import sys
 import tempfile
 import time
@@ -19,16 +20,28 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.model import Columns, evaluate, prepare, read_rows, train  # noqa: E402
+from app.classifier.model import Columns, evaluate, prepare, read_rows, train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = [  # name, folder, columns, reference (TF-IDF + LR, from the data README), target
-    ("tickets-multilang", Columns(("subject", "body"), "priority", {"high": 2, "medium": 3, "low": 4},
-                                  ("queue", "type", "language")), 0.539, 0.58),
-    ("tickets-de-5level", Columns(("subject", "body"), "priority",
-                                  {"critical": 1, "high": 2, "medium": 3, "low": 4, "very_low": 4}, ("queue",)), 0.843, 0.88),
-    ("jira-hadoop", Columns(("Summary", "Description"), "Priority",
-                            {"Blocker": 1, "Critical": 2, "Major": 3, "Minor": 4, "Trivial": 4}), 0.430, 0.47),
+    (
+        "tickets-multilang",
+        Columns(("subject", "body"), "priority", {"high": 2, "medium": 3, "low": 4}, ("queue", "type", "language")),
+        0.539,
+        0.58,
+    ),
+    (
+        "tickets-de-5level",
+        Columns(("subject", "body"), "priority", {"critical": 1, "high": 2, "medium": 3, "low": 4, "very_low": 4}, ("queue",)),
+        0.843,
+        0.88,
+    ),
+    (
+        "jira-hadoop",
+        Columns(("Summary", "Description"), "Priority", {"Blocker": 1, "Critical": 2, "Major": 3, "Minor": 4, "Trivial": 4}),
+        0.430,
+        0.47,
+    ),
 ]
 
 
@@ -61,8 +74,11 @@ def main():
             joblib.dump(model, handle.name, compress=3)
             size = Path(handle.name).stat().st_size / 1e6
         verdict = "ok" if score >= target else "BELOW TARGET"
-        print(f"{name:18s} {len(rows):6d} {score:9.3f} {reference:6.3f} {target:7.2f} {seconds:8.1f} "
-              f"{np.median(p99s):7.2f} {size:5.1f}  {verdict}  (p99 per pass: {', '.join(f'{p:.2f}' for p in p99s)} ms)", flush=True)
+        print(
+            f"{name:18s} {len(rows):6d} {score:9.3f} {reference:6.3f} {target:7.2f} {seconds:8.1f} "
+            f"{np.median(p99s):7.2f} {size:5.1f}  {verdict}  (p99 per pass: {', '.join(f'{p:.2f}' for p in p99s)} ms)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

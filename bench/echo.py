@@ -1,4 +1,5 @@
 """A trivial JSON echo app: the floor that /v1/classify is compared against under the same gunicorn settings."""
+
 from flask import Flask, jsonify, request
 
 app = Flask(__name__)

@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.auth import ROLES
-from app.config import DEFAULTS
-from app.language import LanguageDetector
+from app.settings import DEFAULTS, bundled
+from app.severity.language import LanguageDetector
+from app.store.tokens import ROLES
 
-RULES = Path(DEFAULTS["RULES_DIR"])
+RULES = bundled("rules")
 POSTGRES = os.environ.get("TRIAGE_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
 
@@ -52,7 +52,7 @@ def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield ""
         return
-    from app import store
+    from app.store import database as store
 
     url, drop = fresh_postgres()
     store.upgrade(url)
@@ -62,10 +62,16 @@ def database_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    application = create_app({"INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")), "TESTING": True,
-                              "DATABASE_URL": database_url})
+    application = create_app(
+        {
+            "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SCHEDULER_INTERVAL": 0,  # tests tick the scheduler themselves, at the instants they choose
+        }
+    )
     yield application
-    application.extensions["triage"].flusher.stop()
+    application.extensions["triage"].stop()
     application.extensions["triage"].store.engine.dispose()
 
 
@@ -85,8 +91,7 @@ def client(app, tokens):
 
 def case(subject="Server down", description="Production is down for all users.", **fields):
     """A valid request body, with fields overridden."""
-    body = {"subject": subject, "description": description,
-            "customer": {"id": "c-1", "plan": "premium", "country": "DE"}}
+    body = {"subject": subject, "description": description, "customer": {"id": "c-1", "plan": "premium", "country": "DE"}}
     body.update(fields)
     return body
 

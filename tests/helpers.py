@@ -1,7 +1,8 @@
 """Shared helpers for tests that need the bundled rulebook."""
+
 from functools import lru_cache
 
-from app import rulebook
+from app.rulebook import book as rulebook
 
 from .conftest import RULES
 

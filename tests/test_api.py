@@ -1,4 +1,5 @@
 """The HTTP contract through the Flask test client: answers, and every class of error."""
+
 import pytest
 
 from app import create_app
@@ -7,15 +8,21 @@ from .conftest import authed, case
 
 
 def test_classify_answers_an_explained_decision(client):
-    body = case("Сервер не работает", "Продуктив лежит, все пользователи без доступа. Срочно!",
-                declared_severity=2, case_id="T-1", reported_at="2026-03-09T10:00:00+03:00")
+    body = case(
+        "Сервер не работает",
+        "Продуктив лежит, все пользователи без доступа. Срочно!",
+        declared_severity=2,
+        case_id="T-1",
+        reported_at="2026-03-09T10:00:00+03:00",
+    )
     reply = client.post("/v1/classify", json=body)
     assert reply.status_code == 200
     data = reply.get_json()
     assert data["severity"]["level"] == 1 and data["severity"]["name"] == "business-critical outage"
     assert data["severity"]["source"] == "rules" and data["severity"]["declared"] == 2
     assert data["severity"]["matched_rules"][0] == {
-        "id": "outage-critical", "severity": 1,
+        "id": "outage-critical",
+        "severity": 1,
         "description": "The service is down for everyone, in production, or with business processes stopped.",
     }
     assert "Declared 2" in data["severity"]["note"]
@@ -41,8 +48,9 @@ def test_no_rule_declared_then_default(client):
 
 
 def test_environment_field_overrules_the_text(client):
-    data = client.post("/v1/classify", json=case("Prod copy down", "The prod server copy is down.",
-                                                    environment="non-production")).get_json()
+    data = client.post(
+        "/v1/classify", json=case("Prod copy down", "The prod server copy is down.", environment="non-production")
+    ).get_json()
     assert data["severity"]["level"] == 3
     assert {"signal": "non_production", "source": "environment", "matched": "non-production"} in data["evidence"]
     assert "production" not in data["signals"]
@@ -73,25 +81,28 @@ def test_body_limit_is_configurable(tmp_path):
     assert small.post("/v1/classify", json=case()).status_code == 200
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"subject": ""}, "subject"),
-    ({"subject": "   "}, "subject"),
-    ({"subject": "x" * 501}, "subject"),
-    ({"description": "x" * 20_001}, "description"),
-    ({"customer": {"id": "c", "plan": "gold", "country": "DE"}}, "customer.plan"),
-    ({"customer": {"id": "c", "plan": "basic", "country": "XX"}}, "customer.country"),
-    ({"customer": {"plan": "basic", "country": "DE"}}, "customer.id"),
-    ({"environment": "prod"}, "environment"),
-    ({"declared_severity": 5}, "declared_severity"),
-    ({"declared_severity": "2"}, "declared_severity"),
-    ({"language": "xx"}, "language"),
-    ({"channel": "fax"}, "channel"),
-    ({"reported_at": "2026-06-17T10:00:00"}, "reported_at"),
-    ({"case_id": "x" * 101}, "case_id"),
-    ({"priority": "high"}, "priority"),
-    ({"customer": {"id": "c", "plan": "basic", "country": "DE", "vip": True}}, "customer.vip"),
-    ({"subject": None}, "subject"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"subject": ""}, "subject"),
+        ({"subject": "   "}, "subject"),
+        ({"subject": "x" * 501}, "subject"),
+        ({"description": "x" * 20_001}, "description"),
+        ({"customer": {"id": "c", "plan": "gold", "country": "DE"}}, "customer.plan"),
+        ({"customer": {"id": "c", "plan": "basic", "country": "XX"}}, "customer.country"),
+        ({"customer": {"plan": "basic", "country": "DE"}}, "customer.id"),
+        ({"environment": "prod"}, "environment"),
+        ({"declared_severity": 5}, "declared_severity"),
+        ({"declared_severity": "2"}, "declared_severity"),
+        ({"language": "xx"}, "language"),
+        ({"channel": "fax"}, "channel"),
+        ({"reported_at": "2026-06-17T10:00:00"}, "reported_at"),
+        ({"case_id": "x" * 101}, "case_id"),
+        ({"priority": "high"}, "priority"),
+        ({"customer": {"id": "c", "plan": "basic", "country": "DE", "vip": True}}, "customer.vip"),
+        ({"subject": None}, "subject"),
+    ],
+)
 def test_each_invalid_field_is_422_and_named(client, change, field):
     body = _error(client.post("/v1/classify", json=case(**change)), 422)
     assert list(body["errors"]) == [field]
@@ -136,13 +147,23 @@ def test_log_level_is_taken_in_any_case(tmp_path):
 
 
 def test_decision_carries_region_deadline_routing_and_entitlement(client):
-    body = case("Fehler beim Speichern", "Beim Speichern erscheint eine Fehlermeldung.",
-                customer={"id": "de-shop", "plan": "basic", "country": "DE"}, channel="chat",
-                reported_at="2026-06-19T17:30:00+02:00")
+    body = case(
+        "Fehler beim Speichern",
+        "Beim Speichern erscheint eine Fehlermeldung.",
+        customer={"id": "de-shop", "plan": "basic", "country": "DE"},
+        channel="chat",
+        reported_at="2026-06-19T17:30:00+02:00",
+    )
     data = client.post("/v1/classify", json=body).get_json()
     assert data["region"] == "EMEA"
-    assert data["sla"] == {"plan": "basic", "target_minutes": 720, "clock": "business-hours",
-                           "due_at": "2026-06-23T11:30:00+02:00", "guaranteed": True, "note": None}
+    assert data["sla"] == {
+        "plan": "basic",
+        "target_minutes": 720,
+        "clock": "business-hours",
+        "due_at": "2026-06-23T11:30:00+02:00",
+        "guaranteed": True,
+        "note": None,
+    }
     routing = data["routing"]
     assert routing["pool"] == "de-l1" and routing["tier"] == "L1" and routing["respond_in"] == "de"
     assert routing["routes"] == ["first-line"] and routing["trace"][-1].startswith("chosen de-l1")
@@ -171,8 +192,11 @@ def test_coverage_at_an_instant(client):
     assert data["at"] == "2026-03-09T10:00:00+03:00"
     assert "id-l1" in data["open"] and "premium-247" in data["open"] and "ru-l1" not in data["open"]
     closed = {entry["pool"]: entry for entry in data["closed"]}
-    assert closed["ru-l1"] == {"pool": "ru-l1", "reason": "public holiday International Women's Day (observed) in RU",
-                               "opens_at": "2026-03-10T09:00:00+03:00"}
+    assert closed["ru-l1"] == {
+        "pool": "ru-l1",
+        "reason": "public holiday International Women's Day (observed) in RU",
+        "opens_at": "2026-03-10T09:00:00+03:00",
+    }
     assert closed["pl-l1"]["opens_at"] == "2026-03-09T09:00:00+01:00"
 
 

@@ -1,16 +1,17 @@
 """Calendars over real instants, and properties of the business-time arithmetic."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.calendars import Calendar, Holidays, parse_interval
+from app.routing.calendars import Calendar, Holidays, parse_interval
 
 from .helpers import book
 
-WEEKDAYS_9_18 = {day: ((540, 1080),) for day in range(5)}
+WEEKDAYS_9_18 = dict.fromkeys(range(5), ((540, 1080),))
 
 
 def at(text: str) -> datetime:
@@ -20,33 +21,41 @@ def at(text: str) -> datetime:
 POOLS = book().pools
 
 
-@pytest.mark.parametrize("pool, instant, reason, opens", [
-    # 8 March 2026 is a Sunday and International Women's Day; 9 March is the observed day off
-    ("ru-l1", "2026-03-08T10:00:00+03:00", "public holiday International Women's Day in RU", "2026-03-10T09:00:00+03:00"),
-    ("ru-l1", "2026-03-09T10:00:00+03:00", "public holiday International Women's Day (observed) in RU", "2026-03-10T09:00:00+03:00"),
-    ("ru-l1", "2026-03-10T09:00:00+03:00", None, "2026-03-10T09:00:00+03:00"),
-    ("ru-l1", "2026-03-10T18:00:00+03:00", "outside working hours (Tue 18:00 Europe/Moscow)", "2026-03-11T09:00:00+03:00"),
-    # Poland is open on 9 March
-    ("pl-l1", "2026-03-09T10:00:00+01:00", None, "2026-03-09T10:00:00+01:00"),
-    # EU DST starts 29 March 2026: Monday 09:00 is 07:00 UTC, not 08:00
-    ("de-l1", "2026-03-30T07:00:00+00:00", None, "2026-03-30T09:00:00+02:00"),
-    ("de-l1", "2026-03-30T06:59:00+00:00", "outside working hours (Mon 08:59 Europe/Berlin)", "2026-03-30T09:00:00+02:00"),
-    # US DST starts 8 March and ends 1 November 2026
-    ("us-l1", "2026-03-09T12:00:00+00:00", None, "2026-03-09T08:00:00-04:00"),
-    ("us-l1", "2026-11-02T12:30:00+00:00", "outside working hours (Mon 07:30 America/New_York)", "2026-11-02T08:00:00-05:00"),
-    # Christmas and New Year in several pools
-    ("de-l1", "2026-12-24T10:00:00+01:00", "company holiday Christmas Eve", "2026-12-28T09:00:00+01:00"),
-    ("cz-l1", "2026-12-24T10:00:00+01:00", "public holiday Christmas Eve in CZ", "2026-12-28T09:00:00+01:00"),
-    ("gb-l1", "2026-12-28T10:00:00+00:00", "public holiday Boxing Day (observed) in GB", "2026-12-29T09:00:00+00:00"),
-    ("dk-l1", "2026-12-31T10:00:00+01:00", "public holiday New Year's Eve in DK", "2027-01-04T09:00:00+01:00"),
-    ("us-l1", "2027-01-01T10:00:00-05:00", "public holiday New Year's Day in US", "2027-01-04T08:00:00-05:00"),
-    ("ru-l1", "2027-01-05T10:00:00+03:00", "public holiday New Year Holidays in RU", "2027-01-11T09:00:00+03:00"),
-    # Eid al-Fitr 2026 in Jakarta: 21-22 March, with joint leave days on 20, 23 and 24 March
-    ("id-l1", "2026-03-20T10:00:00+07:00", "public holiday Eid al-Fitr Joint Holiday in ID", "2026-03-25T09:00:00+07:00"),
-    ("id-l1", "2026-03-25T10:00:00+07:00", None, "2026-03-25T10:00:00+07:00"),
-    # always open
-    ("premium-247", "2026-12-25T03:00:00+00:00", None, "2026-12-25T03:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    "pool, instant, reason, opens",
+    [
+        # 8 March 2026 is a Sunday and International Women's Day; 9 March is the observed day off
+        ("ru-l1", "2026-03-08T10:00:00+03:00", "public holiday International Women's Day in RU", "2026-03-10T09:00:00+03:00"),
+        (
+            "ru-l1",
+            "2026-03-09T10:00:00+03:00",
+            "public holiday International Women's Day (observed) in RU",
+            "2026-03-10T09:00:00+03:00",
+        ),
+        ("ru-l1", "2026-03-10T09:00:00+03:00", None, "2026-03-10T09:00:00+03:00"),
+        ("ru-l1", "2026-03-10T18:00:00+03:00", "outside working hours (Tue 18:00 Europe/Moscow)", "2026-03-11T09:00:00+03:00"),
+        # Poland is open on 9 March
+        ("pl-l1", "2026-03-09T10:00:00+01:00", None, "2026-03-09T10:00:00+01:00"),
+        # EU DST starts 29 March 2026: Monday 09:00 is 07:00 UTC, not 08:00
+        ("de-l1", "2026-03-30T07:00:00+00:00", None, "2026-03-30T09:00:00+02:00"),
+        ("de-l1", "2026-03-30T06:59:00+00:00", "outside working hours (Mon 08:59 Europe/Berlin)", "2026-03-30T09:00:00+02:00"),
+        # US DST starts 8 March and ends 1 November 2026
+        ("us-l1", "2026-03-09T12:00:00+00:00", None, "2026-03-09T08:00:00-04:00"),
+        ("us-l1", "2026-11-02T12:30:00+00:00", "outside working hours (Mon 07:30 America/New_York)", "2026-11-02T08:00:00-05:00"),
+        # Christmas and New Year in several pools
+        ("de-l1", "2026-12-24T10:00:00+01:00", "company holiday Christmas Eve", "2026-12-28T09:00:00+01:00"),
+        ("cz-l1", "2026-12-24T10:00:00+01:00", "public holiday Christmas Eve in CZ", "2026-12-28T09:00:00+01:00"),
+        ("gb-l1", "2026-12-28T10:00:00+00:00", "public holiday Boxing Day (observed) in GB", "2026-12-29T09:00:00+00:00"),
+        ("dk-l1", "2026-12-31T10:00:00+01:00", "public holiday New Year's Eve in DK", "2027-01-04T09:00:00+01:00"),
+        ("us-l1", "2027-01-01T10:00:00-05:00", "public holiday New Year's Day in US", "2027-01-04T08:00:00-05:00"),
+        ("ru-l1", "2027-01-05T10:00:00+03:00", "public holiday New Year Holidays in RU", "2027-01-11T09:00:00+03:00"),
+        # Eid al-Fitr 2026 in Jakarta: 21-22 March, with joint leave days on 20, 23 and 24 March
+        ("id-l1", "2026-03-20T10:00:00+07:00", "public holiday Eid al-Fitr Joint Holiday in ID", "2026-03-25T09:00:00+07:00"),
+        ("id-l1", "2026-03-25T10:00:00+07:00", None, "2026-03-25T10:00:00+07:00"),
+        # always open
+        ("premium-247", "2026-12-25T03:00:00+00:00", None, "2026-12-25T03:00:00+00:00"),
+    ],
+)
 def test_pool_open_or_closed_and_next_opening(pool, instant, reason, opens):
     calendar = POOLS[pool].calendar
     assert calendar.closed_reason(at(instant)) == reason
@@ -56,17 +65,20 @@ def test_pool_open_or_closed_and_next_opening(pool, instant, reason, opens):
 BERLIN = Calendar(ZoneInfo("Europe/Berlin"), WEEKDAYS_9_18, Holidays("DE"))
 
 
-@pytest.mark.parametrize("start, minutes, due", [
-    ("2026-06-19T17:30:00+02:00", 720, "2026-06-23T11:30:00+02:00"),   # Friday evening -> Tuesday
-    ("2026-06-19T17:30:00+02:00", 2160, "2026-06-25T17:30:00+02:00"),  # 36 business hours
-    ("2026-06-20T12:00:00+02:00", 60, "2026-06-22T10:00:00+02:00"),    # reported on a Saturday
-    ("2026-06-22T07:00:00+02:00", 60, "2026-06-22T10:00:00+02:00"),    # before opening
-    ("2026-06-22T17:00:00+02:00", 60, "2026-06-22T18:00:00+02:00"),    # ends exactly at closing
-    ("2026-03-27T17:00:00+01:00", 720, "2026-03-31T11:00:00+02:00"),   # across the EU DST weekend
-    ("2026-10-23T17:00:00+02:00", 720, "2026-10-27T11:00:00+01:00"),   # across the autumn change
-    ("2026-04-02T17:00:00+02:00", 120, "2026-04-07T10:00:00+02:00"),   # Good Friday and Easter Monday
-    ("2026-12-23T17:00:00+01:00", 720, "2026-12-28T11:00:00+01:00"),   # 24 Dec works, 25/26 do not
-])
+@pytest.mark.parametrize(
+    "start, minutes, due",
+    [
+        ("2026-06-19T17:30:00+02:00", 720, "2026-06-23T11:30:00+02:00"),  # Friday evening -> Tuesday
+        ("2026-06-19T17:30:00+02:00", 2160, "2026-06-25T17:30:00+02:00"),  # 36 business hours
+        ("2026-06-20T12:00:00+02:00", 60, "2026-06-22T10:00:00+02:00"),  # reported on a Saturday
+        ("2026-06-22T07:00:00+02:00", 60, "2026-06-22T10:00:00+02:00"),  # before opening
+        ("2026-06-22T17:00:00+02:00", 60, "2026-06-22T18:00:00+02:00"),  # ends exactly at closing
+        ("2026-03-27T17:00:00+01:00", 720, "2026-03-31T11:00:00+02:00"),  # across the EU DST weekend
+        ("2026-10-23T17:00:00+02:00", 720, "2026-10-27T11:00:00+01:00"),  # across the autumn change
+        ("2026-04-02T17:00:00+02:00", 120, "2026-04-07T10:00:00+02:00"),  # Good Friday and Easter Monday
+        ("2026-12-23T17:00:00+01:00", 720, "2026-12-28T11:00:00+01:00"),  # 24 Dec works, 25/26 do not
+    ],
+)
 def test_business_time_arithmetic(start, minutes, due):
     assert BERLIN.add(at(start), minutes) == at(due)
 
@@ -90,11 +102,21 @@ def test_a_calendar_that_never_opens_is_an_error_not_a_hang():
         never.next_opening(at("2026-01-01T00:00:00+00:00"))
 
 
-instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31),
-                        timezones=st.sampled_from([timezone.utc, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"),
-                                                   ZoneInfo("Asia/Jakarta"), ZoneInfo("Australia/Sydney")]))
-CALENDARS = [BERLIN, POOLS["ru-l1"].calendar, POOLS["us-l1"].calendar, POOLS["id-l1"].calendar,
-             POOLS["au-l1"].calendar, POOLS["premium-247"].calendar]
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1),
+    max_value=datetime(2028, 12, 31),
+    timezones=st.sampled_from(
+        [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Jakarta"), ZoneInfo("Australia/Sydney")]
+    ),
+)
+CALENDARS = [
+    BERLIN,
+    POOLS["ru-l1"].calendar,
+    POOLS["us-l1"].calendar,
+    POOLS["id-l1"].calendar,
+    POOLS["au-l1"].calendar,
+    POOLS["premium-247"].calendar,
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,4 +1,5 @@
 """The operator CLI, run as ops run it: the installed console script."""
+
 import json
 import shutil
 import subprocess
@@ -37,8 +38,12 @@ def test_rules_test_runs_golden_cases_and_reports_failures(rules_dir):
     done = run("rules", "test", "--rules", str(rules_dir))
     assert done.returncode == 0 and " 0 failed" in done.stdout
     severity = rules_dir / "severity.yaml"
-    severity.write_text(severity.read_text().replace("    level: 3\n    description: The system or one component is slow.",
-                                                     "    level: 4\n    description: The system or one component is slow."))
+    severity.write_text(
+        severity.read_text().replace(
+            "    level: 3\n    description: The system or one component is slow.",
+            "    level: 4\n    description: The system or one component is slow.",
+        )
+    )
     done = run("rules", "test", "--rules", str(rules_dir))
     assert done.returncode == 1
     assert "FAIL tests/severity-en.yaml declared 1 but only slow: level 4, expected 3" in done.stdout
@@ -53,8 +58,15 @@ def test_rules_test_refuses_a_malformed_golden_file(rules_dir):
 
 def test_classify_prints_the_decision(tmp_path):
     path = tmp_path / "case.json"
-    path.write_text(json.dumps({"subject": "Výpadek", "description": "Produkční systém je nedostupný pro všechny.",
-                                "customer": {"id": "c", "plan": "basic", "country": "CZ"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "subject": "Výpadek",
+                "description": "Produkční systém je nedostupný pro všechny.",
+                "customer": {"id": "c", "plan": "basic", "country": "CZ"},
+            }
+        )
+    )
     done = run("classify", str(path))
     assert done.returncode == 0, done.stderr
     decision = json.loads(done.stdout)
@@ -71,9 +83,17 @@ def test_classify_refuses_a_bad_case(tmp_path, content, words):
 
 def test_route_prints_pool_deadline_and_trace_at_an_instant(tmp_path):
     path = tmp_path / "case.json"
-    path.write_text(json.dumps({"subject": "Сервер не работает", "description": "Продуктив лежит, все пользователи без доступа.",
-                                "customer": {"id": "ru-bank", "plan": "advanced", "country": "RU"},
-                                "reported_at": "2026-03-09T10:00:00+03:00"}, ensure_ascii=False))
+    path.write_text(
+        json.dumps(
+            {
+                "subject": "Сервер не работает",
+                "description": "Продуктив лежит, все пользователи без доступа.",
+                "customer": {"id": "ru-bank", "plan": "advanced", "country": "RU"},
+                "reported_at": "2026-03-09T10:00:00+03:00",
+            },
+            ensure_ascii=False,
+        )
+    )
     done = run("route", str(path), "--at", "2026-03-09T10:00:00+03:00")
     assert done.returncode == 0, done.stderr
     assert "pool     id-l1 (L1), answers in en, open now" in done.stdout

@@ -1,4 +1,5 @@
 """End to end: the real gunicorn server with two workers, over HTTP."""
+
 import os
 import socket
 import subprocess
@@ -27,8 +28,9 @@ def start_gunicorn(env: dict, log):
     """gunicorn as `make run` starts it, on a free port; returns the process and its base URL, once it answers."""
     port = _free_port()
     env = {**os.environ, "TRIAGE_BIND": f"127.0.0.1:{port}", "TRIAGE_WORKERS": "2", **env}
-    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -46,16 +48,25 @@ def start_gunicorn(env: dict, log):
 
 def make_token(env: dict, role: str = "admin") -> str:
     """A token made with the real CLI, as ops would (the token is alone on the last line)."""
-    done = subprocess.run([str(BIN / "triage"), "tokens", "create", "--role", role, "--name", "e2e"],
-                          env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "triage"), "tokens", "create", "--role", role, "--name", "e2e"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture
 def server(rules_dir, tmp_path):
-    env = {"TRIAGE_RULES_DIR": str(rules_dir), "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
-           "TRIAGE_RULES_CHECK_INTERVAL": "1"}
+    env = {
+        "TRIAGE_RULES_DIR": str(rules_dir),
+        "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
+        "TRIAGE_RULES_CHECK_INTERVAL": "1",
+    }
     token = make_token(env)
     log = open(tmp_path / "gunicorn.log", "w+")
     process, base = start_gunicorn(env, log)
@@ -94,8 +105,12 @@ def test_classify_over_http_and_hot_reload_in_every_worker(server):
 
     severity = rules_dir / "severity.yaml"
     good = severity.read_text()
-    severity.write_text(good.replace("    level: 3\n    description: The system or one component is slow.",
-                                     "    level: 4\n    description: The system or one component is slow."))
+    severity.write_text(
+        good.replace(
+            "    level: 3\n    description: The system or one component is slow.",
+            "    level: 4\n    description: The system or one component is slow.",
+        )
+    )
     started = time.monotonic()
     updated = _workers_on(base, lambda r: r["rules"]["version"] != old_version)
     took = time.monotonic() - started
@@ -114,7 +129,7 @@ def test_classify_over_http_and_hot_reload_in_every_worker(server):
 
 @pytest.mark.skipif(not os.environ.get("TRIAGE_TEST_DATABASE_URL"), reason="needs TRIAGE_TEST_DATABASE_URL (PostgreSQL)")
 def test_a_publish_through_one_instance_is_live_in_the_other_within_5_seconds(tmp_path):
-    from app import store
+    from app.store import database as store
 
     from .conftest import fresh_postgres
 
@@ -135,9 +150,13 @@ def test_a_publish_through_one_instance_is_live_in_the_other_within_5_seconds(tm
         current = http.get(f"{first_base}/v1/rules/severity")
         content = current.json()["content"].replace(
             "    level: 3\n    description: The system or one component is slow.",
-            "    level: 4\n    description: The system or one component is slow.")
-        published = http.put(f"{first_base}/v1/rules/severity", json={"content": content, "comment": "e2e"},
-                             headers={"If-Match": current.headers["ETag"]})
+            "    level: 4\n    description: The system or one component is slow.",
+        )
+        published = http.put(
+            f"{first_base}/v1/rules/severity",
+            json={"content": content, "comment": "e2e"},
+            headers={"If-Match": current.headers["ETag"]},
+        )
         assert published.status_code == 200, published.text
         started = time.monotonic()
         _workers_on(second_base, lambda r: "severity@2" in (r["rules"]["documents"] or ""), timeout=10)

@@ -1,12 +1,13 @@
 """Golden cases beside the rules, and severity quality on realistic cases in seven languages."""
+
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from app import golden
-from app.schemas import CaseSchema
+from app.decide.contract import CaseSchema
+from app.manage import golden
 
 from .conftest import RULES
 
@@ -30,8 +31,11 @@ def _quality(app, name):
     results = []
     for language, items in sets.items():
         for item in items:
-            body = {"subject": item["subject"], "description": item["description"],
-                    "customer": {"id": "q", "plan": "premium", "country": COUNTRY[language]}}
+            body = {
+                "subject": item["subject"],
+                "description": item["description"],
+                "customer": {"id": "q", "plan": "premium", "country": COUNTRY[language]},
+            }
             case = CaseSchema().load(body)
             decision = app.extensions["triage"].classify(case, case.reported_at)
             results.append((language, item["level"], decision.severity.level, item["subject"]))

@@ -1,6 +1,7 @@
 """Hot reload: a valid edit goes live, an invalid one is refused and the last good version stays."""
+
 from app import create_app
-from app.live import LiveRules
+from app.rulebook.live import LiveRulebook
 
 from .conftest import authed, case
 
@@ -8,7 +9,7 @@ OUTAGE_RULE = "  - id: outage-critical\n    level: 1\n"
 
 
 def test_valid_edit_goes_live_and_invalid_edit_is_refused(rules_dir, caplog):
-    live = LiveRules(rules_dir, check_interval=0)
+    live = LiveRulebook(rules_dir, check_interval=0)
     first = live.get().version
     severity = rules_dir / "severity.yaml"
     good = severity.read_text()
@@ -20,8 +21,14 @@ def test_valid_edit_goes_live_and_invalid_edit_is_refused(rules_dir, caplog):
     severity.write_text(good.replace("signals: {all: [error]}", "signals: {all: [eror]}"))
     assert live.get().version == second  # the last good version stays live
     refused = live.status()["refused"]
-    assert refused["problems"] == [{"file": "severity.yaml", "item": "rules[function-error]",
-                                    "field": "when.signals.all", "message": "undefined signal 'eror'"}]
+    assert refused["problems"] == [
+        {
+            "file": "severity.yaml",
+            "item": "rules[function-error]",
+            "field": "when.signals.all",
+            "message": "undefined signal 'eror'",
+        }
+    ]
     assert "refused" in caplog.text and "eror" in caplog.text
 
     severity.write_text(good)
@@ -30,7 +37,7 @@ def test_valid_edit_goes_live_and_invalid_edit_is_refused(rules_dir, caplog):
 
 def test_checks_wait_for_the_interval(rules_dir):
     now = [0.0]
-    live = LiveRules(rules_dir, check_interval=2, clock=lambda: now[0])
+    live = LiveRulebook(rules_dir, check_interval=2, clock=lambda: now[0])
     first = live.get().version
     (rules_dir / "severity.yaml").write_text((rules_dir / "severity.yaml").read_text() + "\n# edited\n")
     now[0] = 1.0
@@ -40,15 +47,18 @@ def test_checks_wait_for_the_interval(rules_dir):
 
 
 def test_app_serves_new_rules_and_reports_a_refused_version(rules_dir, tmp_path):
-    client = authed(create_app({"RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0,
-                                "INSTANCE_DIR": str(tmp_path / "i")}))
+    client = authed(create_app({"RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0, "INSTANCE_DIR": str(tmp_path / "i")}))
     body = case("Dashboard slow", "The dashboard takes 30 seconds to load.")
     assert client.post("/v1/classify", json=body).get_json()["severity"]["level"] == 3
 
     severity = rules_dir / "severity.yaml"
     good = severity.read_text()
-    severity.write_text(good.replace("    level: 3\n    description: The system or one component is slow.",
-                                     "    level: 4\n    description: The system or one component is slow."))
+    severity.write_text(
+        good.replace(
+            "    level: 3\n    description: The system or one component is slow.",
+            "    level: 4\n    description: The system or one component is slow.",
+        )
+    )
     data = client.post("/v1/classify", json=body).get_json()
     assert data["severity"]["level"] == 4
     version = data["versions"]["rules"]

@@ -1,4 +1,5 @@
 """The classifier: train, evaluate, registry checks, serving, and rules over the model's facts."""
+
 import json
 import shutil
 import subprocess
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, registry, samples
-from app.model import Columns, TrainingError, parse_label_map, prepare
+from app import create_app
+from app.classifier import registry, samples
+from app.classifier.model import Columns, TrainingError, parse_label_map, prepare
 
 from .conftest import authed, case
 
@@ -19,8 +21,9 @@ LEVELS = "--label-map", "1=1,2=2,3=3,4=4"
 def run(*args, env=None):
     import os
 
-    return subprocess.run([TRIAGE, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [TRIAGE, *map(str, args)], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,21 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     data = folder / "tickets.csv"
     samples.write(data, samples.generate(per_level=8))
-    done = run("model", "train", "--data", data, "--text-columns", "subject,description", "--label-column", "level",
-               *LEVELS, "--feature-columns", "language", "--output", folder / "registry")
+    done = run(
+        "model",
+        "train",
+        "--data",
+        data,
+        "--text-columns",
+        "subject,description",
+        "--label-column",
+        "level",
+        *LEVELS,
+        "--feature-columns",
+        "language",
+        "--output",
+        folder / "registry",
+    )
     assert done.returncode == 0, done.stderr
     return folder / "registry", done.stdout.strip().splitlines()[-1], data, done
 
@@ -48,15 +64,32 @@ def test_training_saves_artifact_and_metadata(trained):
     assert meta["data_sha256"] == registry.sha256_of(data)
     assert meta["artifact_sha256"] == registry.sha256_of(models / version / "model.joblib")
     assert meta["sklearn_version"] and meta["created_at"] and meta["temperature"] >= 1
-    assert meta["columns"] == {"text_columns": ["subject", "description"], "label_column": "level",
-                               "label_map": {"1": 1, "2": 2, "3": 3, "4": 4}, "feature_columns": ["language"]}
+    assert meta["columns"] == {
+        "text_columns": ["subject", "description"],
+        "label_column": "level",
+        "label_map": {"1": 1, "2": 2, "3": 3, "4": 4},
+        "feature_columns": ["language"],
+    }
     assert set(meta["metrics"]) >= {"accuracy", "macro_f1", "per_level", "confusion_matrix"}
 
 
 def test_evaluate_prints_tables_json_and_a_plot(trained, tmp_path):
     models, version, data, _ = trained
-    args = ("model", "evaluate", "--model", models / version, "--data", data, "--text-columns", "subject,description",
-            "--label-column", "level", *LEVELS, "--feature-columns", "language")
+    args = (
+        "model",
+        "evaluate",
+        "--model",
+        models / version,
+        "--data",
+        data,
+        "--text-columns",
+        "subject,description",
+        "--label-column",
+        "level",
+        *LEVELS,
+        "--feature-columns",
+        "language",
+    )
     table = run(*args)
     assert table.returncode == 0 and "macro-F1" in table.stdout and "confusion" in table.stdout
     plot = tmp_path / "cm.png"
@@ -81,17 +114,28 @@ def _write(path, text):
     return path
 
 
-@pytest.mark.parametrize("content, suffix, options, words", [
-    ("subject,body,priority\n", ".csv", ("--label-map", "high=2"), "has no rows"),
-    ("subject,priority\nx,high\n", ".csv", ("--label-map", "high=2"), "missing column(s) body"),
-    ("subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,urgent\n" * 6, ".csv", ("--label-map", "high=2"),
-     "unmapped label(s) in priority: 'urgent' (6)"),
-    ("subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,low\n" * 2, ".csv", ("--label-map", "high=2,low=4"),
-     "too few examples (level 4: 2)"),
-    ("subject,body,priority\nx,y,high\n", ".csv", ("--label-map", "high=9"), "not LABEL=LEVEL with a level 1-4"),
-    ("{not json\n", ".jsonl", ("--label-map", "high=2"), "line 1 is not JSON"),
-    ("a\tb\n", ".tsv", ("--label-map", "high=2"), "give a .csv"),
-])
+@pytest.mark.parametrize(
+    "content, suffix, options, words",
+    [
+        ("subject,body,priority\n", ".csv", ("--label-map", "high=2"), "has no rows"),
+        ("subject,priority\nx,high\n", ".csv", ("--label-map", "high=2"), "missing column(s) body"),
+        (
+            "subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,urgent\n" * 6,
+            ".csv",
+            ("--label-map", "high=2"),
+            "unmapped label(s) in priority: 'urgent' (6)",
+        ),
+        (
+            "subject,body,priority\n" + "x,y,high\n" * 6 + "x,y,low\n" * 2,
+            ".csv",
+            ("--label-map", "high=2,low=4"),
+            "too few examples (level 4: 2)",
+        ),
+        ("subject,body,priority\nx,y,high\n", ".csv", ("--label-map", "high=9"), "not LABEL=LEVEL with a level 1-4"),
+        ("{not json\n", ".jsonl", ("--label-map", "high=2"), "line 1 is not JSON"),
+        ("a\tb\n", ".tsv", ("--label-map", "high=2"), "give a .csv"),
+    ],
+)
 def test_bad_training_input_is_refused_clearly(tmp_path, content, suffix, options, words):
     data = _write(tmp_path / f"data{suffix}", content)
     done = run("model", "train", "--data", data, *options, "--output", tmp_path / "registry")
@@ -102,8 +146,19 @@ def test_bad_training_input_is_refused_clearly(tmp_path, content, suffix, option
 def test_json_lines_input(tmp_path):
     rows = samples.generate(per_level=6)
     data = _write(tmp_path / "data.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    done = run("model", "train", "--data", data, "--text-columns", "subject,description", "--label-column", "level",
-               *LEVELS, "--output", tmp_path / "registry")
+    done = run(
+        "model",
+        "train",
+        "--data",
+        data,
+        "--text-columns",
+        "subject,description",
+        "--label-column",
+        "level",
+        *LEVELS,
+        "--output",
+        tmp_path / "registry",
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -153,8 +208,9 @@ def test_a_model_of_another_shape_is_refused_when_loaded(trained, tmp_path):
 
     models, version = _copy_registry(trained, tmp_path)
     model, meta = registry.load(models, version)
-    model.pipeline = Pipeline([("features", model.pipeline.named_steps["features"]),
-                               ("svm", model.pipeline.named_steps["classifier"])])
+    model.pipeline = Pipeline(
+        [("features", model.pipeline.named_steps["features"]), ("svm", model.pipeline.named_steps["classifier"])]
+    )
     model.__dict__.pop("_one_case")
     old = registry.save(models, model, {k: meta[k] for k in ("rows", "data", "data_sha256", "columns", "metrics")})
     with pytest.raises(registry.ModelRefused, match="retrain it"):
@@ -164,14 +220,25 @@ def test_a_model_of_another_shape_is_refused_when_loaded(trained, tmp_path):
 def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(trained, tmp_path, rules_dir):
     models, version = _copy_registry(trained, tmp_path)
     severity = rules_dir / "severity.yaml"
-    severity.write_text(severity.read_text() + """
+    severity.write_text(
+        severity.read_text()
+        + """
   - id: classifier-hint
     level: 2
     description: Whatever the classifier says, a case it has read is at least a 2 (a test rule over model facts).
     when: {model.level: {lte: 4}, signals: {none: [question, how_to]}}
-""")
-    client = authed(create_app({"INSTANCE_DIR": str(tmp_path / "i"), "MODELS_DIR": str(models),
-                                "MODEL_CHECK_INTERVAL": 0, "RULES_DIR": str(rules_dir)}))
+"""
+    )
+    client = authed(
+        create_app(
+            {
+                "INSTANCE_DIR": str(tmp_path / "i"),
+                "MODELS_DIR": str(models),
+                "MODEL_CHECK_INTERVAL": 0,
+                "RULES_DIR": str(rules_dir),
+            }
+        )
+    )
     quiet = case("Ticket 4711", "See attachment.", declared_severity=4)
     before = client.post("/v1/classify", json=quiet).get_json()
     assert before["severity"]["classifier"] is None and before["severity"]["source"] == "declared"
@@ -196,7 +263,9 @@ def test_fallback_rule_takes_the_models_level_only_when_no_rule_matched(trained,
     models, version = _copy_registry(trained, tmp_path)
     registry.activate(models, version)
     severity = rules_dir / "severity.yaml"
-    severity.write_text(severity.read_text().replace("when: {model.confidence: {gte: 0.6}}", "when: {model.confidence: {gte: 0.0}}"))
+    severity.write_text(
+        severity.read_text().replace("when: {model.confidence: {gte: 0.6}}", "when: {model.confidence: {gte: 0.0}}")
+    )
     client = authed(create_app({"INSTANCE_DIR": str(tmp_path / "i"), "MODELS_DIR": str(models), "RULES_DIR": str(rules_dir)}))
     silent = client.post("/v1/classify", json=case("Ticket 4711", "See attachment.")).get_json()
     assert silent["severity"]["source"] == "classifier"
@@ -210,8 +279,9 @@ def test_train_from_store_lets_corrections_win(tmp_path):
     env = {"TRIAGE_INSTANCE_DIR": str(tmp_path / "i"), "TRIAGE_MODELS_DIR": str(tmp_path / "m")}
     app = create_app({"INSTANCE_DIR": env["TRIAGE_INSTANCE_DIR"], "MODELS_DIR": env["TRIAGE_MODELS_DIR"]})
     client = authed(app)
-    slow = [client.post("/v1/classify", json=case(f"Report {i} slow", "The monthly report is slow.")).get_json()
-            for i in range(11)]
+    slow = [
+        client.post("/v1/classify", json=case(f"Report {i} slow", "The monthly report is slow.")).get_json() for i in range(11)
+    ]
     for i in range(6):
         client.post("/v1/classify", json=case(f"Question {i}", "How do I add a user?"))
     for answer in slow[:5]:
@@ -225,28 +295,32 @@ def test_train_from_store_lets_corrections_win(tmp_path):
 
 
 def _inputs_of(rows):
-    from app.model import as_input
+    from app.classifier.model import as_input
 
     return [as_input({"s": r["subject"], "d": r["description"]}, {"language": r["language"]}) for r in rows]
 
 
-@pytest.mark.parametrize("classifier, levels", [("svm", (1, 2, 3, 4)), ("logistic", (1, 2, 3, 4)),
-                                                ("svm", (1, 4)), ("logistic", (2, 3))])
+@pytest.mark.parametrize(
+    "classifier, levels", [("svm", (1, 2, 3, 4)), ("logistic", (1, 2, 3, 4)), ("svm", (1, 4)), ("logistic", (2, 3))]
+)
 def test_serving_margins_equal_the_pipelines(classifier, levels):
     """The one-case serving path computes what scikit-learn's pipeline computes, for either
     classifier, with four levels or two, and leans to the same precedents as the batch path."""
     import numpy as np
 
-    from app.model import SeverityModel, as_input, build_pipeline, words_of
-    from app.precedents import PRECEDENT_WEIGHT, Precedents
+    from app.classifier.model import SeverityModel, as_input, build_pipeline, words_of
+    from app.classifier.precedents import PRECEDENT_WEIGHT, Precedents
 
     training = [r for r in samples.generate(per_level=10, seed=3) if r["level"] in levels]
     training_levels = np.array([r["level"] for r in training])
     pipeline = build_pipeline(True, classifier).fit(_inputs_of(training), training_levels)
     inputs = _inputs_of(samples.generate(per_level=4, seed=11))
-    inputs += [as_input({"s": "Ticket", "d": ""}, {"language": "xx"}), as_input({"s": "", "d": ""}, {}),
-               as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"}),
-               as_input({"s": "Ünïcode\u00a0spaces\t\ttabs", "d": "a b c de de de DE\n\n!!"}, {})]
+    inputs += [
+        as_input({"s": "Ticket", "d": ""}, {"language": "xx"}),
+        as_input({"s": "", "d": ""}, {}),
+        as_input({"s": "Сервер не работает " * 400, "d": "x"}, {"language": "ru"}),
+        as_input({"s": "Ünïcode\u00a0spaces\t\ttabs", "d": "a b c de de de DE\n\n!!"}, {}),
+    ]
     inputs += [{**item, "text": item["text"] + " thanks"} for item in _inputs_of(training[::7])]  # repeats
     batch = pipeline.decision_function(inputs)
     batch = batch if batch.ndim == 2 else np.column_stack([-batch, batch])
@@ -263,7 +337,7 @@ def test_serving_margins_equal_the_pipelines(classifier, levels):
     assert np.allclose(one_by_one, leaning.margins(inputs))
     added = one_by_one - batch
     assert set(np.round(added.sum(axis=1), 6)) == {0, PRECEDENT_WEIGHT}  # one level gains, or none
-    repeats = added[-len(training[::7]):]
+    repeats = added[-len(training[::7]) :]
     assert (repeats.argmax(axis=1) == [levels.index(r["level"]) for r in training[::7]]).all()
     assert np.allclose(repeats.sum(axis=1), PRECEDENT_WEIGHT)
 
@@ -274,7 +348,7 @@ def test_precedents_find_the_nearest_case_by_its_rarer_words():
     import numpy as np
     import scipy.sparse as sp
 
-    from app.precedents import RARE_CASES, RARE_SHARE, Precedents
+    from app.classifier.precedents import RARE_CASES, RARE_SHARE, Precedents
 
     rng = np.random.default_rng(5)
     common = np.ones((2000, 1))  # a word in every case: too common to say which case is alike
@@ -297,7 +371,7 @@ def test_choosing_a_classifier_needs_more_than_a_lucky_lead():
     """Another candidate replaces the default only when its lead on unseen cases is beyond noise."""
     import numpy as np
 
-    from app.model import choose
+    from app.classifier.model import choose
 
     rng = np.random.default_rng(0)
     truth = rng.integers(1, 5, size=400)
@@ -317,7 +391,7 @@ def test_macro_f1_agrees_with_scikit_learn():
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from app.model import _macro_f1
+    from app.classifier.model import _macro_f1
 
     rng = np.random.default_rng(1)
     for _ in range(20):

@@ -1,4 +1,5 @@
 """The serving path's n-gram finders find exactly the columns scikit-learn's analyzers find."""
+
 from collections import Counter
 
 import pytest
@@ -6,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app import samples
-from app.ngrams import CharNgrams, WordNgrams, columns_finder
+from app.classifier import samples
+from app.classifier.ngrams import CharNgrams, WordNgrams, columns_finder
 
 CORPUS = [f"{r['subject']}\n{r['description']}" for r in samples.generate(per_level=6, seed=5)]
 VECTORIZERS = {
@@ -17,8 +18,20 @@ VECTORIZERS = {
     "words only": TfidfVectorizer(ngram_range=(1, 1)).fit(CORPUS),
 }
 FINDERS = {name: columns_finder(vectorizer) for name, vectorizer in VECTORIZERS.items()}
-TEXTS = CORPUS[:40] + ["", " ", "a", "ab", "a b", "de de de DE", "Ünïcode\u00a0nbsp\ttab\n\nx", "\ud800 lone",
-                       "  lead  trail  ", "Сервер не работает " * 50, "ΣΊΣΥΦΟΣ straße ǅ", "x" * 5000]
+TEXTS = CORPUS[:40] + [
+    "",
+    " ",
+    "a",
+    "ab",
+    "a b",
+    "de de de DE",
+    "Ünïcode\u00a0nbsp\ttab\n\nx",
+    "\ud800 lone",
+    "  lead  trail  ",
+    "Сервер не работает " * 50,
+    "ΣΊΣΥΦΟΣ straße ǅ",
+    "x" * 5000,
+]
 
 
 def columns_by_scikit_learn(vectorizer, text):
@@ -40,8 +53,34 @@ def test_same_columns_as_scikit_learn(name, text):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["server", "nicht", "работает", "down", " ", "  ", "\n", "\t", "é", "Ä", "x",
-                                 "is", "the", "ab", "\u00a0", "!", "-", "1", "ǅ"]), max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "server",
+                "nicht",
+                "работает",
+                "down",
+                " ",
+                "  ",
+                "\n",
+                "\t",
+                "é",
+                "Ä",
+                "x",
+                "is",
+                "the",
+                "ab",
+                "\u00a0",
+                "!",
+                "-",
+                "1",
+                "ǅ",
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
 def test_same_columns_on_any_mix(text):
     for name, vectorizer in VECTORIZERS.items():
         assert Counter(FINDERS[name](text).tolist()) == columns_by_scikit_learn(vectorizer, text), name

@@ -1,5 +1,6 @@
 """Nothing lost: the database goes away under load; every case is answered, and after recovery
 every decision is stored exactly once (real gunicorn, real SQLite or PostgreSQL)."""
+
 import sqlite3
 import threading
 import time
@@ -52,10 +53,15 @@ class Outage:
 def test_database_outage_under_load_loses_nothing(kind, tmp_path):
     instance = tmp_path / "instance"
     url, drop = ("", None) if kind == "sqlite" else fresh_postgres()
-    env = {"TRIAGE_INSTANCE_DIR": str(instance), "TRIAGE_DATABASE_URL": url, "TRIAGE_DATABASE_TIMEOUT": "0.5",
-           "TRIAGE_SPOOL_FLUSH_INTERVAL": "1", "TRIAGE_LOG_LEVEL": "warning"}
+    env = {
+        "TRIAGE_INSTANCE_DIR": str(instance),
+        "TRIAGE_DATABASE_URL": url,
+        "TRIAGE_DATABASE_TIMEOUT": "0.5",
+        "TRIAGE_SPOOL_FLUSH_INTERVAL": "1",
+        "TRIAGE_LOG_LEVEL": "warning",
+    }
     if url:
-        from app import store
+        from app.store import database as store
 
         store.upgrade(url)
     token = make_token(env, "intake")
@@ -68,8 +74,12 @@ def test_database_outage_under_load_loses_nothing(kind, tmp_path):
     run = uuid.uuid4().hex[:8]
 
     def send(index):
-        body = case("Report slow", "The monthly report is slow.", case_id=f"{run}-{index}",
-                    customer={"id": f"outage-{run}", "plan": "premium", "country": "DE"})
+        body = case(
+            "Report slow",
+            "The monthly report is slow.",
+            case_id=f"{run}-{index}",
+            customer={"id": f"outage-{run}", "plan": "premium", "country": "DE"},
+        )
         reply = session.post(f"{base}/v1/classify", json=body, timeout=30)
         statuses.append(reply.status_code)
         if reply.status_code == 200:
@@ -100,8 +110,12 @@ def test_database_outage_under_load_loses_nothing(kind, tmp_path):
             time.sleep(0.5)
         engine = sa.create_engine(url or f"sqlite:///{instance / 'triage.db'}")
         with engine.connect() as conn:
-            stored = [row[0] for row in conn.execute(sa.text(
-                "SELECT decision_id FROM decisions WHERE customer_id = :c"), {"c": f"outage-{run}"})]
+            stored = [
+                row[0]
+                for row in conn.execute(
+                    sa.text("SELECT decision_id FROM decisions WHERE customer_id = :c"), {"c": f"outage-{run}"}
+                )
+            ]
         engine.dispose()
         assert sorted(stored) == sorted(ids) and len(set(ids)) == CASES  # every one, exactly once
     finally:

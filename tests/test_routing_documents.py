@@ -1,8 +1,9 @@
 """regions, pools, routing and sla documents: refused with the file, item and field named."""
+
 import pytest
 
-from app import rulebook
-from app.documents import RulesInvalid
+from app.rulebook import book as rulebook
+from app.rulelang.documents import RulesInvalid
 
 from .conftest import RULES
 
@@ -21,8 +22,9 @@ def test_a_country_in_two_regions():
 
 
 def test_an_exception_for_a_listed_country_and_an_undefined_region():
-    found = problems_after("regions", lambda t: t.replace("  - country: ZA\n    region: EMEA",
-                                                          "  - country: GB\n    region: EUROPE"))
+    found = problems_after(
+        "regions", lambda t: t.replace("  - country: ZA\n    region: EMEA", "  - country: GB\n    region: EUROPE")
+    )
     assert ("regions.yaml", "exceptions[0]", "country", "GB is already in regions.EMEA") in found
     assert ("regions.yaml", "exceptions[0]", "region", "undefined region 'EUROPE'") in found
 
@@ -33,47 +35,118 @@ def test_norway_stays_a_country_code():
 
 
 def test_a_region_without_an_l1_pool():
-    found = problems_after("pools", lambda t: t.replace("    region: APAC\n    countries: [ID, MY, SG]", "    region: EMEA\n    countries: [ID, MY, SG]")
-                           .replace("    region: APAC\n    countries: [AU, NZ]", "    region: EMEA\n    countries: [AU, NZ]"))
+    found = problems_after(
+        "pools",
+        lambda t: t.replace(
+            "    region: APAC\n    countries: [ID, MY, SG]", "    region: EMEA\n    countries: [ID, MY, SG]"
+        ).replace("    region: APAC\n    countries: [AU, NZ]", "    region: EMEA\n    countries: [AU, NZ]"),
+    )
     assert ("pools.yaml", "", "pools", "region APAC has no L1 pool") in found
 
 
-@pytest.mark.parametrize("old, new, item, field, words", [
-    ("timezone: Europe/Moscow", "timezone: Europe/Moskva", "pools[ru-l1]", "timezone", "unknown time zone 'Europe/Moskva'"),
-    ("holiday_calendar: {country: RU}", "holiday_calendar: {country: XX}", "pools[ru-l1]", "holiday_calendar.country", "knows no country 'XX'"),
-    ("holiday_calendar: {country: CZ}\n\n  - id: gb-l1", "holiday_calendar: {country: CZ, subdivision: ZZ}\n\n  - id: gb-l1",
-     "pools[cz-l1]", "holiday_calendar.subdivision", "CZ has no subdivision 'ZZ'"),
-    ("categories: [public, optional]", "categories: [public, bank]", "pools[dk-l1]", "holiday_calendar.categories", "DK has no category 'bank'"),
-    ("languages: [ru, en]", "languages: [russian]", "pools[ru-l1]", "languages[0]", "not an ISO 639-1 code"),
-    ("  - id: pl-l1", "  - id: ru-l1", "pools[ru-l1]", "id", "duplicate pool id 'ru-l1'"),
-    ("    hours:\n      mon: [\"08:00-20:00\"]", "    hours:\n      mon: [\"20:00-08:00\"]", "pools[us-l1]", "hours.mon[0]", "must end after it starts"),
-    ("    plans: [premium]", "    plans: [gold]", "pools[premium-247]", "plans[0]", "Must be one of"),
-])
+@pytest.mark.parametrize(
+    "old, new, item, field, words",
+    [
+        ("timezone: Europe/Moscow", "timezone: Europe/Moskva", "pools[ru-l1]", "timezone", "unknown time zone 'Europe/Moskva'"),
+        (
+            "holiday_calendar: {country: RU}",
+            "holiday_calendar: {country: XX}",
+            "pools[ru-l1]",
+            "holiday_calendar.country",
+            "knows no country 'XX'",
+        ),
+        (
+            "holiday_calendar: {country: CZ}\n\n  - id: gb-l1",
+            "holiday_calendar: {country: CZ, subdivision: ZZ}\n\n  - id: gb-l1",
+            "pools[cz-l1]",
+            "holiday_calendar.subdivision",
+            "CZ has no subdivision 'ZZ'",
+        ),
+        (
+            "categories: [public, optional]",
+            "categories: [public, bank]",
+            "pools[dk-l1]",
+            "holiday_calendar.categories",
+            "DK has no category 'bank'",
+        ),
+        ("languages: [ru, en]", "languages: [russian]", "pools[ru-l1]", "languages[0]", "not an ISO 639-1 code"),
+        ("  - id: pl-l1", "  - id: ru-l1", "pools[ru-l1]", "id", "duplicate pool id 'ru-l1'"),
+        (
+            '    hours:\n      mon: ["08:00-20:00"]',
+            '    hours:\n      mon: ["20:00-08:00"]',
+            "pools[us-l1]",
+            "hours.mon[0]",
+            "must end after it starts",
+        ),
+        ("    plans: [premium]", "    plans: [gold]", "pools[premium-247]", "plans[0]", "Must be one of"),
+    ],
+)
 def test_bad_pools(old, new, item, field, words):
     found = problems_after("pools", lambda t: t.replace(old, new, 1))
     assert any((f, i, fl) == ("pools.yaml", item, field) and words in m for f, i, fl, m in found), found
 
 
-@pytest.mark.parametrize("old, new, item, field, words", [
-    ("      - {pool: premium-247}", "      - {pool: premium-365}", "routes[premium-urgent]", "candidates[0].pool", "undefined pool 'premium-365'"),
-    ("    when: {tier: {in: [SE]}}", "    when: {tier: {in: [L3]}}", "routes[sustained-engineering]", "when.tier.in", "'L3' is not one of"),
-    ("    when: {plan: {in: [premium]}, severity: {lte: 2}}", "    when: {plan: {in: [premium]}, region: {in: [EUROPE]}}",
-     "routes[premium-urgent]", "when.region.in", "'EUROPE' is not one of"),
-    ("      - {tier: SE}", "      - {tier: SE, region: MARS}", "routes[sustained-engineering]", "candidates[0].region", "'MARS' is not"),
-    ("      - {tier: SE}", "      - {}", "routes[sustained-engineering]", "candidates[0]", "a selector needs pool"),
-    ("  - id: first-line\n", "  - id: first-line\n    when: {plan: {in: [basic]}}\n", "routes[first-line]", "when", "must match every case"),
-])
+@pytest.mark.parametrize(
+    "old, new, item, field, words",
+    [
+        (
+            "      - {pool: premium-247}",
+            "      - {pool: premium-365}",
+            "routes[premium-urgent]",
+            "candidates[0].pool",
+            "undefined pool 'premium-365'",
+        ),
+        (
+            "    when: {tier: {in: [SE]}}",
+            "    when: {tier: {in: [L3]}}",
+            "routes[sustained-engineering]",
+            "when.tier.in",
+            "'L3' is not one of",
+        ),
+        (
+            "    when: {plan: {in: [premium]}, severity: {lte: 2}}",
+            "    when: {plan: {in: [premium]}, region: {in: [EUROPE]}}",
+            "routes[premium-urgent]",
+            "when.region.in",
+            "'EUROPE' is not one of",
+        ),
+        (
+            "      - {tier: SE}",
+            "      - {tier: SE, region: MARS}",
+            "routes[sustained-engineering]",
+            "candidates[0].region",
+            "'MARS' is not",
+        ),
+        ("      - {tier: SE}", "      - {}", "routes[sustained-engineering]", "candidates[0]", "a selector needs pool"),
+        (
+            "  - id: first-line\n",
+            "  - id: first-line\n    when: {plan: {in: [basic]}}\n",
+            "routes[first-line]",
+            "when",
+            "must match every case",
+        ),
+    ],
+)
 def test_bad_routes(old, new, item, field, words):
     found = problems_after("routing", lambda t: t.replace(old, new, 1))
     assert any((f, i, fl) == ("routing.yaml", item, field) and words in m for f, i, fl, m in found), found
 
 
-@pytest.mark.parametrize("old, new, item, field, words", [
-    ("    clock: business-hours\n    channels: [ticket]", "    clock: office\n    channels: [ticket]", "plans.basic", "clock", "undefined clock 'office'"),
-    ("targets: {3: 720, 4: 2160}", "targets: {3: 720, 5: 2160}", "plans.basic", "targets[5]", "Must be one of"),
-    ("    timezone: Europe/Berlin", "    timezone: CET+1", "clocks.business-hours", "timezone", "unknown time zone"),
-    ("  premium:\n", "  platinum:\n", "plans.platinum", "", "unknown plan"),
-])
+@pytest.mark.parametrize(
+    "old, new, item, field, words",
+    [
+        (
+            "    clock: business-hours\n    channels: [ticket]",
+            "    clock: office\n    channels: [ticket]",
+            "plans.basic",
+            "clock",
+            "undefined clock 'office'",
+        ),
+        ("targets: {3: 720, 4: 2160}", "targets: {3: 720, 5: 2160}", "plans.basic", "targets[5]", "Must be one of"),
+        ("    timezone: Europe/Berlin", "    timezone: CET+1", "clocks.business-hours", "timezone", "unknown time zone"),
+        ("  premium:\n", "  platinum:\n", "plans.platinum", "", "unknown plan"),
+    ],
+)
 def test_bad_sla(old, new, item, field, words):
     found = problems_after("sla", lambda t: t.replace(old, new, 1))
     assert any((f, i, fl) == ("sla.yaml", item, field) and words in m for f, i, fl, m in found), found

@@ -1,4 +1,5 @@
 """Rule management: versioned documents in the database (SQLite, and PostgreSQL when configured)."""
+
 import os
 import shutil
 import subprocess
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app, rulebook
-from app.classify import classify_case
-from app.schemas import CaseSchema
+from app import create_app
+from app.decide.classify import classify_case
+from app.decide.contract import CaseSchema
+from app.rulebook import book as rulebook
 
 from .conftest import DATABASES, RULES, authed, case, fresh_postgres
 
@@ -22,11 +24,15 @@ def desk(request, tmp_path):
     """An app whose rules come from a fresh rule store, an ops client, and the environment for the CLI."""
     url, drop = ("", None) if request.param == "sqlite" else fresh_postgres()
     if url:
-        from app import store
+        from app.store import database as store
 
         store.upgrade(url)
-    config = {"INSTANCE_DIR": str(tmp_path / "instance"), "DATABASE_URL": url, "RULES_SOURCE": "database",
-              "RULES_CHECK_INTERVAL": 0}
+    config = {
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "DATABASE_URL": url,
+        "RULES_SOURCE": "database",
+        "RULES_CHECK_INTERVAL": 0,
+    }
     app = create_app(config)
     yield app, authed(app, "ops"), {"TRIAGE_INSTANCE_DIR": config["INSTANCE_DIR"], "TRIAGE_DATABASE_URL": url}
     app.extensions["triage"].flusher.stop()
@@ -60,37 +66,56 @@ def test_publish_goes_live_and_an_invalid_publish_changes_nothing(desk):
     slow = case("Report slow", "The monthly report is slow.")
     assert intake.post("/v1/classify", json=slow).get_json()["severity"]["level"] == 3
     content = ops.get("/v1/rules/severity").get_json()["content"]
-    ops.put("/v1/rules/severity", json={"content": content.replace(SLOW_3, SLOW_4), "comment": "slow is advice"},
-            headers={"If-Match": '"1"'})
+    ops.put(
+        "/v1/rules/severity",
+        json={"content": content.replace(SLOW_3, SLOW_4), "comment": "slow is advice"},
+        headers={"If-Match": '"1"'},
+    )
     answer = intake.post("/v1/classify", json=slow).get_json()
     assert answer["severity"]["level"] == 4 and "severity@2" in answer["versions"]["rule_documents"]
-    live = app.extensions["triage"].rules.get().version
+    live = app.extensions["triage"].rulebook.get().version
 
-    bad = ops.put("/v1/rules/severity", json={"content": content.replace("all: [slow]", "all: [slw]")},
-                  headers={"If-Match": '"2"'})
+    bad = ops.put(
+        "/v1/rules/severity", json={"content": content.replace("all: [slow]", "all: [slw]")}, headers={"If-Match": '"2"'}
+    )
     assert bad.status_code == 422
     assert bad.get_json()["errors"]["content"] == ["severity.yaml: rules[slow-response].when.signals.all: undefined signal 'slw'"]
     assert ops.get("/v1/rules/severity").headers["ETag"] == '"2"'
-    assert app.extensions["triage"].rules.get().version == live
+    assert app.extensions["triage"].rulebook.get().version == live
     assert intake.post("/v1/classify", json=slow).get_json()["severity"]["level"] == 4
 
     report = ops.post("/v1/rules/severity/validate", json={"content": content.replace("all: [slow]", "all: [slw]")}).get_json()
-    assert report == {"valid": False, "problems": [{"file": "severity.yaml", "item": "rules[slow-response]",
-                                                    "field": "when.signals.all", "message": "undefined signal 'slw'"}]}
+    assert report == {
+        "valid": False,
+        "problems": [
+            {
+                "file": "severity.yaml",
+                "item": "rules[slow-response]",
+                "field": "when.signals.all",
+                "message": "undefined signal 'slw'",
+            }
+        ],
+    }
     assert ops.post("/v1/rules/severity/validate", json={"content": content}).get_json() == {"valid": True, "problems": []}
 
 
 def test_rollback_and_audit(desk, caplog):
     app, ops, _ = desk
     original = ops.get("/v1/rules/severity").get_json()["content"]
-    ops.put("/v1/rules/severity", json={"content": original.replace(SLOW_3, SLOW_4), "comment": "slow is advice"},
-            headers={"If-Match": '"1"'})
+    ops.put(
+        "/v1/rules/severity",
+        json={"content": original.replace(SLOW_3, SLOW_4), "comment": "slow is advice"},
+        headers={"If-Match": '"1"'},
+    )
     rolled = ops.post("/v1/rules/severity/rollback", json={"version": 1})
     assert rolled.status_code == 201 and rolled.get_json()["version"] == 3
     assert ops.get("/v1/rules/severity").get_json()["content"] == original
     history = ops.get("/v1/rules/severity/versions").get_json()
     assert [(h["version"], h["author"], h["comment"]) for h in history] == [
-        (3, "test ops", "rollback to version 1"), (2, "test ops", "slow is advice"), (1, "seed", f"seeded from {RULES}")]
+        (3, "test ops", "rollback to version 1"),
+        (2, "test ops", "slow is advice"),
+        (1, "seed", f"seeded from {RULES}"),
+    ]
     assert all(h["created_at"] and len(h["sha256"]) == 64 for h in history)
     assert history[0]["sha256"] == history[2]["sha256"]
     assert "rules severity version 2 published by test ops: slow is advice" in caplog.text
@@ -106,8 +131,13 @@ def test_export_import_round_trip(desk, tmp_path):
     for path in RULES.glob("*.yaml"):
         assert (exported / path.name).read_text() == path.read_text()
     (exported / "severity.yaml").write_text((exported / "severity.yaml").read_text().replace(SLOW_3, SLOW_4))
-    done = subprocess.run([triage, "rules", "import", exported, "--comment", "from git", "--author", "ci"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [triage, "rules", "import", exported, "--comment", "from git", "--author", "ci"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "severity: version 2 published" in done.stdout, done.stderr
     current = ops.get("/v1/rules/severity").get_json()
     assert (current["version"], current["author"], current["comment"]) == (2, "ci", "from git")
@@ -118,18 +148,29 @@ def test_export_import_round_trip(desk, tmp_path):
 def test_backtest_reports_what_reclassifying_by_hand_shows(desk):
     app, ops, _ = desk
     intake = authed(app, "intake")
-    bodies = [case("Report slow", "The monthly report is slow.", reported_at="2026-03-09T10:00:00+03:00",
-                   customer={"id": "bt", "plan": "premium", "country": "RU"}),
-              case("Question", "How do I add a user?", reported_at="2026-06-17T10:00:00+02:00"),
-              case("Production down", "Production is down for all users.", reported_at="2026-12-24T10:00:00+01:00"),
-              case("Export error", "Exporting fails with an error.", reported_at="2026-06-20T12:00:00+02:00",
-                   customer={"id": "bt", "plan": "advanced", "country": "US"})]
+    bodies = [
+        case(
+            "Report slow",
+            "The monthly report is slow.",
+            reported_at="2026-03-09T10:00:00+03:00",
+            customer={"id": "bt", "plan": "premium", "country": "RU"},
+        ),
+        case("Question", "How do I add a user?", reported_at="2026-06-17T10:00:00+02:00"),
+        case("Production down", "Production is down for all users.", reported_at="2026-12-24T10:00:00+01:00"),
+        case(
+            "Export error",
+            "Exporting fails with an error.",
+            reported_at="2026-06-20T12:00:00+02:00",
+            customer={"id": "bt", "plan": "advanced", "country": "US"},
+        ),
+    ]
     stored = [intake.post("/v1/classify", json=body).get_json() for body in bodies]
-    live = app.extensions["triage"].rules.get().version
+    live = app.extensions["triage"].rulebook.get().version
     current = ops.get("/v1/rules/severity").get_json()["content"]
     proposed = current.replace(SLOW_3, SLOW_4).replace(
         "    level: 3\n    description: A function fails with an error or a wrong result.",
-        "    level: 2\n    description: A function fails with an error or a wrong result.")
+        "    level: 2\n    description: A function fails with an error or a wrong result.",
+    )
 
     report = ops.post("/v1/rules/severity/backtest", json={"content": proposed}).get_json()
 
@@ -142,8 +183,12 @@ def test_backtest_reports_what_reclassifying_by_hand_shows(desk):
         before = classify_case(c, before_book, triage.detector, c.reported_at)
         after = classify_case(c, after_book, triage.detector, c.reported_at)
         diff = {}
-        for kind, value in (("severity", lambda d: d.severity.level), ("pool", lambda d: d.routing.pool.id),
-                            ("respond_in", lambda d: d.routing.respond_in), ("due_at", lambda d: d.sla.due_at.isoformat())):
+        for kind, value in (
+            ("severity", lambda d: d.severity.level),
+            ("pool", lambda d: d.routing.pool.id),
+            ("respond_in", lambda d: d.routing.respond_in),
+            ("due_at", lambda d: d.sla.due_at.isoformat()),
+        ):
             if value(before) != value(after):
                 diff[kind] = [value(before), value(after)]
         if diff:
@@ -155,7 +200,7 @@ def test_backtest_reports_what_reclassifying_by_hand_shows(desk):
     assert set(report["urgent_on_closed_pool"]) == {"before", "after"}
     assert report["golden"]["passed"] > 0 and any(f["name"] == "declared 1 but only slow" for f in report["golden"]["failed"])
     # nothing live changed
-    assert app.extensions["triage"].rules.get().version == live
+    assert app.extensions["triage"].rulebook.get().version == live
     assert ops.get("/v1/rules/severity").headers["ETag"] == '"1"'
     invalid = ops.post("/v1/rules/severity/backtest", json={"content": "levels: {}"})
     assert invalid.status_code == 422
@@ -170,11 +215,11 @@ def test_with_rules_from_files_the_store_api_says_so(client):
 
 def test_an_instance_that_cannot_load_a_published_version_keeps_the_last_good_one(desk):
     """A version another instance published (say, from a newer release) that this one cannot build."""
-    from app import store
+    from app.store import database as store
 
     app, ops, _ = desk
     triage = app.extensions["triage"]
-    live = triage.rules.get().version
+    live = triage.rulebook.get().version
     store.RuleVersions(triage.store.engine).publish("severity", "levels: {1: a}\n", "elsewhere", "newer format", 1)
     ready = authed(app).get("/readyz").get_json()["rules"]
     assert ready["version"] == live and ready["refused"]["problems"][0]["file"] == "severity.yaml"

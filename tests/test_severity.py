@@ -1,10 +1,11 @@
 """Severity documents: strict validation with the place named, rule semantics, combine()."""
+
 import pytest
 
-from app import rulebook
-from app.documents import RulesInvalid
-from app.engine import RuleEngine
-from app.severity import SeverityPolicy, SeverityRule, combine, engine_rules
+from app.rulebook import book as rulebook
+from app.rulelang.documents import RulesInvalid
+from app.rulelang.durable import DurableRuleset
+from app.severity.policy import SeverityPolicy, SeverityRule, combine, engine_rules
 
 from .conftest import RULES
 
@@ -22,18 +23,36 @@ def problems_for(severity_yaml: str, signals_yaml: str | None = None):
 HEAD = "levels: {1: a, 2: b, 3: c, 4: d}\ndefault_level: 3\nrules:\n"
 
 
-@pytest.mark.parametrize("rule, item, field, words", [
-    ("- {id: r1, level: 5, description: x, when: {}}", "rules[r1]", "level", "1, 2, 3 or 4"),
-    ("- {id: r1, level: 1, description: x, when: {signals: {all: [outge]}}}", "rules[r1]", "when.signals.all", "undefined signal 'outge'"),
-    ("- {id: r1, level: 1, description: x, when: {colour: {in: [red]}}}", "rules[r1]", "when.colour", "Unknown field"),
-    ("- {id: r1, level: 1, description: x, when: {}, extra: 1}", "rules[r1]", "extra", "Unknown field"),
-    ("- {id: r1, level: 1, description: x, when: {plan: {in: [gold]}}}", "rules[r1]", "when.plan.in", "'gold' is not one of"),
-    ("- {id: r1, level: 1, description: x, when: {plan: {gte: 2}}}", "rules[r1]", "when.plan", "only to numbers"),
-    ("- {id: r1, level: 1, description: x, when: {signals: {all: [outage], none: [outage]}}}", "rules[r1]", "when.signals", "can never match"),
-    ("- {id: r1, level: 1, description: x, when: {country: {in: [de]}}}", "rules[r1]", "when.country.in", "upper case"),
-    ("- {id: r1, level: 1, description: x, when: {product_area: {not_in: [Finance]}}}", "rules[r1]", "when.product_area.not_in", "lower case"),
-    ("- {id: Bad Id, level: 1, description: x, when: {}}", "rules[Bad Id]", "id", "lower-case"),
-])
+@pytest.mark.parametrize(
+    "rule, item, field, words",
+    [
+        ("- {id: r1, level: 5, description: x, when: {}}", "rules[r1]", "level", "1, 2, 3 or 4"),
+        (
+            "- {id: r1, level: 1, description: x, when: {signals: {all: [outge]}}}",
+            "rules[r1]",
+            "when.signals.all",
+            "undefined signal 'outge'",
+        ),
+        ("- {id: r1, level: 1, description: x, when: {colour: {in: [red]}}}", "rules[r1]", "when.colour", "Unknown field"),
+        ("- {id: r1, level: 1, description: x, when: {}, extra: 1}", "rules[r1]", "extra", "Unknown field"),
+        ("- {id: r1, level: 1, description: x, when: {plan: {in: [gold]}}}", "rules[r1]", "when.plan.in", "'gold' is not one of"),
+        ("- {id: r1, level: 1, description: x, when: {plan: {gte: 2}}}", "rules[r1]", "when.plan", "only to numbers"),
+        (
+            "- {id: r1, level: 1, description: x, when: {signals: {all: [outage], none: [outage]}}}",
+            "rules[r1]",
+            "when.signals",
+            "can never match",
+        ),
+        ("- {id: r1, level: 1, description: x, when: {country: {in: [de]}}}", "rules[r1]", "when.country.in", "upper case"),
+        (
+            "- {id: r1, level: 1, description: x, when: {product_area: {not_in: [Finance]}}}",
+            "rules[r1]",
+            "when.product_area.not_in",
+            "lower case",
+        ),
+        ("- {id: Bad Id, level: 1, description: x, when: {}}", "rules[Bad Id]", "id", "lower-case"),
+    ],
+)
 def test_bad_rules_are_refused_naming_file_item_and_field(rule, item, field, words):
     [(file, got_item, got_field, message)] = problems_for(HEAD + rule)
     assert (file, got_item, got_field) == ("severity.yaml", item, field)
@@ -55,22 +74,25 @@ def test_levels_must_name_exactly_one_to_four_and_problems_from_all_documents_ar
 
 def _evaluate(when: dict, fact: dict) -> bool:
     policy = SeverityPolicy({1: "a", 2: "b", 3: "c", 4: "d"}, 3, (SeverityRule("r", 1, "x", when),))
-    return RuleEngine("t", engine_rules(policy)).evaluate(fact) == ["r"]
+    return DurableRuleset("t", engine_rules(policy)).evaluate(fact) == ["r"]
 
 
-@pytest.mark.parametrize("when, fact, holds", [
-    ({"environment": {"not_in": ["non-production"]}}, {}, True),  # absent is "not in" any list
-    ({"environment": {"not_in": ["non-production"]}}, {"environment": "non-production"}, False),
-    ({"environment": {"in": ["production"]}}, {}, False),
-    ({"declared_severity": {"lte": 2}}, {"declared_severity": 2}, True),
-    ({"declared_severity": {"lte": 2}}, {"declared_severity": 3}, False),
-    ({"declared_severity": {"lte": 2}}, {}, False),
-    ({"declared_severity": {"present": False}}, {}, True),
-    ({"signals": {"none": ["outage"]}}, {"signal": {}}, True),
-    ({"signals": {"none": ["outage"]}}, {"signal": {"outage": True}}, False),
-    ({"signals": {"any": ["a", "b"], "all": ["c"]}}, {"signal": {"b": True, "c": True}}, True),
-    ({"signals": {"any": ["a", "b"], "all": ["c"]}}, {"signal": {"b": True}}, False),
-])
+@pytest.mark.parametrize(
+    "when, fact, holds",
+    [
+        ({"environment": {"not_in": ["non-production"]}}, {}, True),  # absent is "not in" any list
+        ({"environment": {"not_in": ["non-production"]}}, {"environment": "non-production"}, False),
+        ({"environment": {"in": ["production"]}}, {}, False),
+        ({"declared_severity": {"lte": 2}}, {"declared_severity": 2}, True),
+        ({"declared_severity": {"lte": 2}}, {"declared_severity": 3}, False),
+        ({"declared_severity": {"lte": 2}}, {}, False),
+        ({"declared_severity": {"present": False}}, {}, True),
+        ({"signals": {"none": ["outage"]}}, {"signal": {}}, True),
+        ({"signals": {"none": ["outage"]}}, {"signal": {"outage": True}}, False),
+        ({"signals": {"any": ["a", "b"], "all": ["c"]}}, {"signal": {"b": True, "c": True}}, True),
+        ({"signals": {"any": ["a", "b"], "all": ["c"]}}, {"signal": {"b": True}}, False),
+    ],
+)
 def test_conditions_hold_as_documented(when, fact, holds):
     assert _evaluate(when, fact) is holds
 

@@ -1,14 +1,26 @@
 """The spool: appended records survive until a save succeeds, and a replay never duplicates."""
+
 import pytest
 
-from app import store as store_mod
-from app.spool import Flusher, Spool
+from app.store import database as store_mod
+from app.store.spool import Flusher, Spool
 
 
 def record(decision_id):
-    return {"decision_id": decision_id, "decided_at": "2026-06-17T10:00:00+00:00", "reported_at": "2026-06-17T09:59:00+00:00",
-            "customer_id": "c", "plan": "basic", "severity": 3, "source": "rules", "pool": "de-l1",
-            "rules_version": "v", "model_version": None, "request": {"subject": "ż"}, "answer": {"ok": True}}
+    return {
+        "decision_id": decision_id,
+        "decided_at": "2026-06-17T10:00:00+00:00",
+        "reported_at": "2026-06-17T09:59:00+00:00",
+        "customer_id": "c",
+        "plan": "basic",
+        "severity": 3,
+        "source": "rules",
+        "pool": "de-l1",
+        "rules_version": "v",
+        "model_version": None,
+        "request": {"subject": "ż"},
+        "answer": {"ok": True},
+    }
 
 
 @pytest.fixture
@@ -44,8 +56,15 @@ def test_saving_the_same_decision_twice_stores_it_once(store):
 
 def test_instants_keep_their_moment_whatever_their_offset(store):
     """SQLite keeps no offset: instants are stored in UTC, so +02:00 and Z compare and read back right."""
-    store.save([{**record("00000000-0000-7000-8000-000000000010"), "reported_at": "2026-06-30T23:30:00-02:00",
-                 "decided_at": "2026-07-01T03:00:00+02:00"}])
+    store.save(
+        [
+            {
+                **record("00000000-0000-7000-8000-000000000010"),
+                "reported_at": "2026-06-30T23:30:00-02:00",
+                "decided_at": "2026-07-01T03:00:00+02:00",
+            }
+        ]
+    )
     stored = store.get("00000000-0000-7000-8000-000000000010")
     assert stored["reported_at"].isoformat() == "2026-07-01T01:30:00+00:00"
     assert stored["decided_at"].isoformat() == "2026-07-01T01:00:00+00:00"

@@ -1,4 +1,5 @@
 """Stored decisions, feedback, export, quota and tokens, through the API (SQLite, and PostgreSQL when configured)."""
+
 import csv
 import io
 import json
@@ -34,22 +35,26 @@ def test_unknown_decision_is_404(client):
 
 def test_filters_and_cursor_pagination(client):
     who = customer()
-    made = [classify(client, customer=who, subject=f"Slow {i}", description="The report is slow.")["decision_id"]
-            for i in range(5)]
+    made = [
+        classify(client, customer=who, subject=f"Slow {i}", description="The report is slow.")["decision_id"] for i in range(5)
+    ]
     classify(client, customer=who, subject="Down", description="Production is down for all users.")
     page = client.get("/v1/decisions", query_string={"customer": who["id"], "severity": 3, "limit": 2}).get_json()
     seen = [item["decision_id"] for item in page["items"]]
     while page["next_cursor"]:
-        page = client.get("/v1/decisions", query_string={"customer": who["id"], "severity": 3, "limit": 2,
-                                                         "cursor": page["next_cursor"]}).get_json()
+        page = client.get(
+            "/v1/decisions", query_string={"customer": who["id"], "severity": 3, "limit": 2, "cursor": page["next_cursor"]}
+        ).get_json()
         seen += [item["decision_id"] for item in page["items"]]
     assert seen == list(reversed(made))  # newest first, each once
     assert len(client.get("/v1/decisions", query_string={"customer": who["id"]}).get_json()["items"]) == 6
     ones = client.get("/v1/decisions", query_string={"customer": who["id"], "severity": 1, "source": "rules"}).get_json()
     assert len(ones["items"]) == 1
     pool = ones["items"][0]["pool"]
-    assert any(i["decision_id"] == ones["items"][0]["decision_id"]
-               for i in client.get("/v1/decisions", query_string={"customer": who["id"], "pool": pool}).get_json()["items"])
+    assert any(
+        i["decision_id"] == ones["items"][0]["decision_id"]
+        for i in client.get("/v1/decisions", query_string={"customer": who["id"], "pool": pool}).get_json()["items"]
+    )
     later = client.get("/v1/decisions", query_string={"customer": who["id"], "since": "2999-01-01T00:00:00+00:00"}).get_json()
     assert later["items"] == [] and later["next_cursor"] is None
     bad = client.get("/v1/decisions", query_string={"severity": 9, "since": "yesterday"})
@@ -67,7 +72,10 @@ def test_feedback_is_history_and_never_overwrites(client, tokens, app):
     assert second.status_code == 201
     stored = client.get(f"/v1/decisions/{answer['decision_id']}").get_json()
     assert stored["severity"] == 3 and stored["answer"] == answer
-    assert [(f["severity"], f["pool"], f["by"]) for f in stored["feedback"]] == [(2, None, "test engineer"), (None, "pl-l1", "ola")]
+    assert [(f["severity"], f["pool"], f["by"]) for f in stored["feedback"]] == [
+        (2, None, "test engineer"),
+        (None, "pl-l1", "ola"),
+    ]
     assert engineer.post(url, json={"pool": "nowhere"}).status_code == 422
     assert engineer.post(url, json={}).status_code == 422
     assert engineer.post(url, json={"severity": 7}).status_code == 422
@@ -118,5 +126,5 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(client, app):
 
 def test_readiness_reports_the_database_and_the_spool(client):
     ready = client.get("/readyz").get_json()
-    assert ready["database"]["ok"] is True and ready["database"]["revision"] == "0002"
+    assert ready["database"]["ok"] is True and ready["database"]["revision"] == "0003"
     assert ready["spool_depth"] == 0

@@ -1,15 +1,18 @@
 import pytest
 
-from app.documents import RulesInvalid
-from app.text import normalise, words
-from app.vocabulary import compile_vocabulary, term_regex
+from app.rulelang.documents import RulesInvalid
+from app.severity.text import normalise, words
+from app.severity.vocabulary import compile_vocabulary, term_regex
 
 
 def vocab(terms, exclude=None, patterns=None, languages=("en", "ru", "pl", "cs")):
-    return compile_vocabulary("signals.yaml", {
-        "languages": list(languages),
-        "signals": {"outage": {"description": "d", "terms": terms, "patterns": patterns or {}, "exclude": exclude or {}}},
-    })
+    return compile_vocabulary(
+        "signals.yaml",
+        {
+            "languages": list(languages),
+            "signals": {"outage": {"description": "d", "terms": terms, "patterns": patterns or {}, "exclude": exclude or {}}},
+        },
+    )
 
 
 def test_normalise_folds_case_diacritics_and_letters_without_decomposition():

@@ -1,0 +1,142 @@
+"""The case and decision contract: a case as an intake form files it, and a decision as it is answered
+and stored (marshmallow; no Flask)."""
+
+from datetime import UTC, datetime
+
+import marshmallow as ma
+import pycountry
+
+from app.decide.cases import Case, Customer
+from app.routing.pools import TIERS
+from app.rulelang.domain import CHANNELS, ENVIRONMENTS, LEVELS, PLANS
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
+def _country(value: str) -> None:
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value.upper()) is None:
+        raise ma.ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
+
+
+def _language(value: str) -> None:
+    if len(value) != 2 or pycountry.languages.get(alpha_2=value.lower()) is None:
+        raise ma.ValidationError(f"{value!r} is not an ISO 639-1 language code.")
+
+
+class CustomerSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    plan = ma.fields.String(required=True, validate=ma.validate.OneOf(PLANS))
+    country = ma.fields.String(required=True, validate=_country, metadata={"description": "ISO 3166-1 alpha-2"})
+
+    @ma.post_load
+    def _make(self, data, **kwargs):
+        return Customer(id=data["id"], plan=data["plan"], country=data["country"].upper())
+
+
+class CaseSchema(ma.Schema):
+    """A support case as an intake form files it."""
+
+    subject = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=500), _not_blank])
+    description = ma.fields.String(required=True, validate=ma.validate.Length(max=20_000))
+    customer = ma.fields.Nested(CustomerSchema, required=True)
+    environment = ma.fields.String(validate=ma.validate.OneOf(ENVIRONMENTS))
+    product_area = ma.fields.String(validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    declared_severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
+    language = ma.fields.String(validate=_language, metadata={"description": "ISO 639-1; detected when absent"})
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    tier = ma.fields.String(validate=ma.validate.OneOf(TIERS), metadata={"description": "EE or SE re-routes an escalated case"})
+    reported_at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 with a UTC offset; default now"})
+    case_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+    @ma.post_load
+    def _make(self, data, **kwargs):
+        data.setdefault("reported_at", datetime.now(UTC))
+        if "product_area" in data:
+            data["product_area"] = data["product_area"].strip().lower()
+        if "language" in data:
+            data["language"] = data["language"].lower()
+        return Case(**data)
+
+
+class MatchedRuleSchema(ma.Schema):
+    id = ma.fields.String()
+    severity = ma.fields.Integer(attribute="level")
+    description = ma.fields.String()
+
+
+class ClassifierSchema(ma.Schema):
+    model_version = ma.fields.String()
+    level = ma.fields.Integer()
+    confidence = ma.fields.Float()
+    probabilities = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+
+
+class SeveritySchema(ma.Schema):
+    level = ma.fields.Integer()
+    name = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "what decided: rules, classifier, declared or default"})
+    matched_rules = ma.fields.List(ma.fields.Nested(MatchedRuleSchema))
+    declared = ma.fields.Integer(allow_none=True)
+    note = ma.fields.String(allow_none=True, metadata={"description": "why the level differs from the declared one"})
+    classifier = ma.fields.Nested(
+        ClassifierSchema, allow_none=True, metadata={"description": "the served model's prediction; null without a model"}
+    )
+
+
+class LanguageSchema(ma.Schema):
+    code = ma.fields.String()
+    confidence = ma.fields.Float()
+    source = ma.fields.String(metadata={"description": "given, detected or default"})
+
+
+class EvidenceSchema(ma.Schema):
+    signal = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "the language whose vocabulary matched, or the case field"})
+    matched = ma.fields.String(metadata={"description": "the words that matched (normalised), or the field's value"})
+
+
+class SlaSchema(ma.Schema):
+    plan = ma.fields.String()
+    target_minutes = ma.fields.Integer()
+    clock = ma.fields.String(metadata={"description": "the plan's clock: business-hours or 24/7"})
+    due_at = ma.fields.DateTime(format="iso")
+    guaranteed = ma.fields.Boolean(metadata={"description": "false when the plan defines no target for the level"})
+    note = ma.fields.String(allow_none=True)
+
+
+class RoutingSchema(ma.Schema):
+    pool = ma.fields.Function(lambda r: r.pool.id)
+    tier = ma.fields.Function(lambda r: r.pool.tier)
+    respond_in = ma.fields.String(metadata={"description": "the language the pool answers in"})
+    open_now = ma.fields.Boolean()
+    available_at = ma.fields.DateTime(format="iso", metadata={"description": "when the pool is (or was) open"})
+    urgent = ma.fields.Boolean()
+    routes = ma.fields.List(ma.fields.String(), metadata={"description": "the routing rules that decided"})
+    trace = ma.fields.List(ma.fields.String(), metadata={"description": "every step, and why pools were passed over"})
+
+
+class EntitlementSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+    problems = ma.fields.List(ma.fields.String())
+
+
+class DecisionSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    decision_id = ma.fields.String()
+    case_id = ma.fields.Function(lambda d: d.case.case_id, allow_none=True)
+    severity = ma.fields.Nested(SeveritySchema)
+    language = ma.fields.Nested(LanguageSchema)
+    signals = ma.fields.List(ma.fields.String())
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
+    region = ma.fields.Function(lambda d: d.placement.region)
+    sla = ma.fields.Nested(SlaSchema)
+    routing = ma.fields.Nested(RoutingSchema)
+    entitlement = ma.fields.Nested(EntitlementSchema)
+    versions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
+    decided_at = ma.fields.DateTime(format="iso")

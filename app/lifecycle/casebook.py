@@ -1,0 +1,292 @@
+"""The casebook: cases kept in the store, each change one transaction that appends to the timeline,
+re-derives the case from it (app.lifecycle.case) and re-plans its due moments; and the scheduler's
+pass over the moments that came due."""
+
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from app.decide.classify import Decision, assign
+from app.decide.contract import CaseSchema
+from app.lifecycle.case import CaseView, Entry, refusal, replay
+from app.lifecycle.clock import instant_after
+from app.lifecycle.schedule import BREACH, DueAction, due_actions
+from app.rulebook.book import Rulebook
+from app.rulebook.live import LiveRulebook
+from app.store import cases as table
+from app.store.database import Store, decisions
+
+log = logging.getLogger("triage.cases")
+
+AT_RISK_SHARE = 0.5  # a case is at risk once half its response target has gone unacknowledged
+LATE_STEP = timedelta(seconds=60)  # a step run this much after its moment says it ran late
+
+
+class CaseConflict(Exception):
+    """The request does not fit the case: another customer's case id, or an event its state refuses."""
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+class EventInvalid(Exception):
+    """An event whose content is wrong for this case (unknown pool, an instant before the report)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+@dataclasses.dataclass
+class CaseBook:
+    store: Store
+    rulebook: LiveRulebook
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.store.engine
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def owner(self, case_id: str) -> tuple[str, datetime] | None:
+        """The customer a case belongs to and its first report, or None for a new case id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(table.cases.c.customer_id, table.cases.c.reported_at).where(table.cases.c.case_id == case_id)
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    def count_before(self, customer_id: str, case_id: str, start: datetime, end: datetime) -> int:
+        with self.engine.connect() as conn:
+            return table.count_before(conn, customer_id, case_id, start, end)
+
+    def view(self, case_id: str, now: datetime) -> CaseView:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table.cases).where(table.cases.c.case_id == case_id)).mappings().first()
+            if row is None:
+                raise CaseNotFound(case_id)
+            return self._replay(dict(row), table.events(conn, case_id), self.rulebook.get(), now)
+
+    def find(self, filters: dict, now: datetime, cursor: str | None, limit: int):
+        with self.engine.connect() as conn:
+            return table.find(conn, filters, now, cursor, limit)
+
+    def reported(self, start: datetime, end: datetime, customer: str | None, now: datetime) -> list[CaseView]:
+        """Every case first reported in [start, end) (of one customer), replayed as at `now`."""
+        rules = self.rulebook.get()
+        query = sa.select(table.cases).where(table.cases.c.reported_at >= start, table.cases.c.reported_at < end)
+        if customer is not None:
+            query = query.where(table.cases.c.customer_id == customer)
+        with self.engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+            timelines = table.events_of(conn, [row["case_id"] for row in rows])
+        return [self._replay(row, timelines[row["case_id"]], rules, now) for row in rows]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record_decision(self, record: dict, now: datetime) -> None:
+        """Store a decision and add it to its case (created at its first decision), in one transaction;
+        a repeated decision_id (a spool replay) changes nothing."""
+        rules = self.rulebook.get()
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                sa.select(decisions.c.decision_id).where(decisions.c.decision_id == record["decision_id"])
+            ).first()
+            if exists:
+                return
+            self.store.insert(conn, record)
+            case_id, customer = record["case_id"], record["customer_id"]
+            entry = {
+                "type": "decided",
+                "at": record["decided_at"],
+                "author": record.get("author") or "",
+                "author_id": record.get("author_id"),
+                "data": {
+                    "decision_id": record["decision_id"],
+                    "level": record["severity"],
+                    "pool": record["pool"],
+                    "tier": record["tier"],
+                    "reported_at": _iso(record["reported_at"]),
+                },
+            }
+            row = table.lock(conn, case_id)
+            if row is None:
+                view = replay(case_id, customer, record["plan"], [_entry(entry)], rules.terms, now)
+                table.create(conn, case_id, customer, record["plan"], record["reported_at"], self._snapshot(view, now))
+            elif row["customer_id"] != customer:
+                raise CaseConflict(f"case {case_id} belongs to another customer")
+            table.add_event(conn, case_id, entry)
+            self._settle(conn, case_id, rules, now)
+
+    def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView:
+        """Apply an engineer's event: refused (CaseConflict) when the case's state does not allow it."""
+        rules = self.rulebook.get()
+        with self.engine.begin() as conn:
+            if (
+                event.get("event_id")
+                and conn.execute(
+                    sa.select(table.case_events.c.id).where(table.case_events.c.event_id == event["event_id"])
+                ).first()
+            ):
+                return self._view(conn, case_id, rules, now)  # a spool replay of an event already kept
+            row = table.lock(conn, case_id)
+            if row is None:
+                raise CaseNotFound(case_id)
+            view = self._replay(row, table.events(conn, case_id), rules, now)
+            why = refusal(view, event["type"], event.get("data", {}))
+            if why:
+                raise CaseConflict(f"{event['type']} refused: {why}")
+            if event["at"] < view.clock.started_at:
+                raise EventInvalid(
+                    "at", f"{event['at'].isoformat()} is before the case was reported ({view.clock.started_at.isoformat()})"
+                )
+            data = dict(event.get("data") or {})
+            if event["type"] == "severity_changed":
+                data["previous"] = view.severity
+            if event["type"] in ("escalated", "reassigned"):
+                data.update(self._reroute(conn, view, rules, event["at"], data))
+            table.add_event(conn, case_id, {**event, "data": data})
+            return self._settle(conn, case_id, rules, now, before=view)
+
+    # -- the scheduler ----------------------------------------------------------------------
+
+    def tick(self, now: datetime, limit: int = 1000) -> int:
+        """Act on every due moment up to `now` (at most `limit`), each in its own transaction; returns
+        how many steps were recorded. Any number of workers and instances may tick at once."""
+        done = 0
+        for _ in range(limit):
+            with self.engine.begin() as conn:
+                claimed = table.claim_due(conn, now, 1)
+                if not claimed:
+                    break
+                done += self._act(conn, claimed[0], now)
+        return done
+
+    def _act(self, conn, due: dict, now: datetime) -> int:
+        rules = self.rulebook.get()
+        row = table.lock(conn, due["case_id"])
+        still = conn.execute(sa.select(table.due_actions.c.id).where(table.due_actions.c.id == due["id"])).first()
+        if row is None or still is None:
+            return 0  # another worker acted on it first (SQLite), or the case went away
+        view = self._replay(row, table.events(conn, due["case_id"]), rules, now)
+        wanted = {(a.step, a.cycle): a for a in due_actions(view, rules.escalation, rules.terms)}
+        action = wanted.get((due["step"], due["cycle"]))
+        if action is None or action.due_at > now:  # acknowledged, regraded or paused meanwhile
+            self._settle(conn, due["case_id"], rules, now, before=view)
+            return 0
+        entry = self._step_entry(conn, view, action, rules, now)
+        try:
+            with conn.begin_nested():
+                table.add_event(conn, view.case_id, entry)
+        except sa.exc.IntegrityError:  # the step is on the timeline already: exactly once
+            table.drop_due(conn, due["id"])
+            return 0
+        self._settle(conn, view.case_id, rules, now, before=view)
+        return 1
+
+    def _step_entry(self, conn, view: CaseView, action: DueAction, rules: Rulebook, now: datetime) -> dict:
+        data: dict = {"step": action.step, "cycle": action.cycle, "reason": action.reason, "due_at": _iso(action.due_at)}
+        if now - action.due_at > LATE_STEP:
+            data["late_by_seconds"] = round((now - action.due_at).total_seconds())
+        if action.action == BREACH:
+            kind = "breached"
+        else:
+            kind = "rerouted" if action.action == "reroute" else "escalated"
+            tried = {view.pool} | {e.data["pool"] for e in view.entries if e.type == "rerouted" and e.data.get("pool")}
+            change = {"tier": action.tier} if action.action == "escalate" else {}
+            data.update(
+                self._reroute(conn, view, rules, now, change, exclude=frozenset(tried) if kind == "rerouted" else frozenset())
+            )
+        step_key = f"{view.case_id}:{action.step}:{action.cycle}"
+        return {"type": kind, "at": now, "author": "scheduler", "data": data, "step_key": step_key}
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _reroute(self, conn, view: CaseView, rules: Rulebook, at: datetime, change: dict, exclude=frozenset()) -> dict:
+        """The pool (and trace) the routes give the case at `at`, with a new tier or area, a pool named
+        by hand, or the pools already tried passed over."""
+        if "pool" in change and change["pool"] not in rules.pools:
+            raise EventInvalid("pool", f"no pool {change['pool']!r}; pools are {', '.join(rules.pools)}")
+        if "pool" in change:
+            pool = rules.pools[change["pool"]]
+            return {"pool": pool.id, "tier": pool.tier, "trace": [f"reassigned by hand to {pool.id} ({pool.tier})"]}
+        latest = table.latest_decision(conn, view.case_id)
+        assert latest is not None, "every case has a decision"
+        body = dict(latest["request"])
+        body["tier"] = change.get("tier", view.tier)
+        if change.get("area"):
+            body["product_area"] = change["area"]
+        case = CaseSchema().load(body)
+        answer = latest["answer"]
+        signals = dict.fromkeys(answer.get("signals", []), True)
+        _, _, routing, _ = assign(case, answer["language"]["code"], view.severity, signals, rules, at, exclude=exclude)
+        return {"pool": routing.pool.id, "tier": routing.pool.tier, "trace": list(routing.trace)}
+
+    def _settle(self, conn, case_id: str, rules: Rulebook, now: datetime, before: CaseView | None = None) -> CaseView:
+        """Re-derive the case from its timeline, record a breach it arrived with, keep its snapshot and
+        re-plan its due moments."""
+        view = self._view(conn, case_id, rules, now)
+        pending = due_actions(view, rules.escalation, rules.terms)
+        breach = next((a for a in pending if a.action == BREACH and a.due_at <= now), None)
+        if breach is not None and not any(e.type == "breached" and e.data.get("cycle") == breach.cycle for e in view.entries):
+            # late on arrival (or on a regrade): one state, recorded once, at once
+            try:
+                with conn.begin_nested():
+                    table.add_event(conn, case_id, self._step_entry(conn, view, breach, rules, now))
+            except sa.exc.IntegrityError:
+                pass
+            view = self._view(conn, case_id, rules, now)
+            pending = due_actions(view, rules.escalation, rules.terms)
+        table.update(conn, case_id, self._snapshot(view, now))
+        table.replace_due(conn, case_id, pending)
+        return view
+
+    def _view(self, conn, case_id: str, rules: Rulebook, now: datetime) -> CaseView:
+        row = conn.execute(sa.select(table.cases).where(table.cases.c.case_id == case_id)).mappings().one()
+        return self._replay(dict(row), table.events(conn, case_id), rules, now)
+
+    @staticmethod
+    def _replay(row: dict, events: list[dict], rules: Rulebook, now: datetime) -> CaseView:
+        return replay(row["case_id"], row["customer_id"], row["plan"], [_entry(e) for e in events], rules.terms, now)
+
+    def _snapshot(self, view: CaseView, now: datetime) -> dict:
+        clock = view.clock
+        calendar = self.rulebook.get().terms.clock_of(view.plan)
+        unacknowledged = clock.acknowledged_at is None and view.state != "resolved"
+        risk_at = instant_after(calendar, clock.segments, clock.target_minutes * AT_RISK_SHARE) if unacknowledged else None
+        return {
+            "state": view.state,
+            "severity": view.severity,
+            "pool": view.pool,
+            "tier": view.tier,
+            "clock_status": clock.status,
+            "due_at": clock.due_at,
+            "risk_at": risk_at,
+            "acknowledged_at": clock.acknowledged_at,
+            "breached": any(e.type == "breached" for e in view.entries) or clock.status == "missed",
+            "updated_at": now,
+        }
+
+
+def decision_record(decision: Decision, case_id: str) -> dict:
+    """What the casebook keeps of a decision besides the stored answer."""
+    return {"case_id": case_id, "tier": decision.routing.pool.tier}
+
+
+def _entry(row: dict) -> Entry:
+    return Entry(
+        row["type"],
+        row["at"],
+        row.get("data") or {},
+        row.get("author") or "",
+        row.get("engineer"),
+        row.get("id"),
+        row.get("recorded_at"),
+    )
+
+
+def _iso(value) -> str:
+    return value if isinstance(value, str) else value.isoformat()

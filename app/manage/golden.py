@@ -1,0 +1,108 @@
+"""Golden cases: a case and the decision ops expect, kept beside the rules in rules/tests/*.yaml."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import marshmallow as ma
+
+from app.decide.contract import CaseSchema
+from app.rulelang import documents
+from app.rulelang.documents import RulesInvalid
+
+
+class _Expect(ma.Schema):
+    level = ma.fields.Integer(strict=True, validate=ma.validate.OneOf((1, 2, 3, 4)))
+    region = ma.fields.String()
+    pool = ma.fields.String()
+    respond_in = ma.fields.String()
+    open_now = ma.fields.Boolean()
+    available_at = ma.fields.AwareDateTime(format="iso")
+    due_at = ma.fields.AwareDateTime(format="iso")
+    guaranteed = ma.fields.Boolean()
+    entitled = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("expect at least one of " + ", ".join(self.fields))
+
+
+class _Golden(ma.Schema):
+    name = ma.fields.String(required=True)
+    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "the instant of the decision; default reported_at"})
+    case = ma.fields.Dict(required=True)
+    expect = ma.fields.Nested(_Expect, required=True)
+
+
+class _GoldenFile(ma.Schema):
+    cases = ma.fields.List(ma.fields.Nested(_Golden), required=True, validate=ma.validate.Length(min=1))
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    file: str
+    name: str
+    body: dict
+    expect: dict
+    at: object = None  # datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: GoldenCase
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def load(tests_dir: Path) -> list[GoldenCase]:
+    """Every golden case under `tests_dir`; a malformed file or case is refused with its place named."""
+    cases, problems = [], []
+    for path in sorted(Path(tests_dir).glob("*.yaml")):
+        file = f"tests/{path.name}"
+        try:
+            doc = documents.load(file, path.read_text(encoding="utf-8"), _GoldenFile(), item_key="name")
+        except RulesInvalid as exc:
+            problems += exc.problems
+            continue
+        for entry in doc["cases"]:
+            try:
+                CaseSchema().load(entry["case"])
+            except ma.ValidationError as err:
+                problems += documents.problems_from(file, {"cases": {entry["name"]: {"case": err.messages}}}, {})
+                continue
+            cases.append(GoldenCase(file, entry["name"], entry["case"], entry["expect"], entry.get("at")))
+    if problems:
+        raise RulesInvalid(problems)
+    return cases
+
+
+def run(cases: list[GoldenCase], classify) -> list[Outcome]:
+    """Classify each case with `classify(case, now)` and compare with what it expects."""
+    outcomes = []
+    for golden in cases:
+        case = CaseSchema().load(golden.body)
+        decision = classify(case, golden.at or case.reported_at)
+        got = {
+            "level": decision.severity.level,
+            "region": decision.placement.region,
+            "pool": decision.routing.pool.id,
+            "respond_in": decision.routing.respond_in,
+            "open_now": decision.routing.open_now,
+            "available_at": decision.routing.available_at,
+            "due_at": decision.sla.due_at,
+            "guaranteed": decision.sla.guaranteed,
+            "entitled": decision.entitlement.ok,
+        }
+        failures = [f"{key} {_show(got[key])}, expected {_show(want)}" for key, want in golden.expect.items() if got[key] != want]
+        if failures:
+            fired = [r.id for r in decision.severity.matched_rules] or ["no rule"]
+            failures.append(f"signals {decision.signals}, severity rules {fired}, trace {list(decision.routing.trace)}")
+        outcomes.append(Outcome(golden, failures))
+    return outcomes
+
+
+def _show(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else repr(value)

@@ -1,0 +1,2 @@
+"""Severity: text normalisation, language detection, the signal vocabularies and the severity policy
+(rules compiled for durable_rules, and `combine()`). May import app.rulelang only."""

@@ -1,0 +1,228 @@
+"""The case store: cases (one row a case, the snapshot its queue views filter on), their timeline
+of events, and the due moments the scheduler acts on. Tables and queries; what a timeline means is
+app.lifecycle's business.
+
+Exactly once: a scheduler step's event carries a unique `step_key` (case, step, clock cycle), so a
+step two workers or instances both reach is recorded by one of them; PostgreSQL also hands each due
+row to one worker (FOR UPDATE SKIP LOCKED)."""
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.store.database import UtcDateTime, decisions, metadata, utcnow
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.String(100), primary_key=True),
+    sa.Column("customer_id", sa.String(100), nullable=False),
+    sa.Column("plan", sa.String(20), nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("pool", sa.String(64), nullable=False),
+    sa.Column("tier", sa.String(4), nullable=False),
+    sa.Column("clock_status", sa.String(20), nullable=False),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("risk_at", UtcDateTime),  # half the response target gone unacknowledged
+    sa.Column("acknowledged_at", UtcDateTime),
+    sa.Column("breached", sa.Boolean, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),  # one more for every change; bumping it locks the row
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_cases_customer_reported", "customer_id", "reported_at"),
+    sa.Index("ix_cases_state_due", "state", "due_at"),
+    sa.Index("ix_cases_pool", "pool", "case_id"),
+)
+
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(100), sa.ForeignKey("cases.case_id"), nullable=False),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("author_id", sa.String(16)),  # the token's id (names need not be unique)
+    sa.Column("engineer", sa.String(100)),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("step_key", sa.String(250), unique=True),  # scheduler steps: case, step and clock cycle
+    sa.Index("ix_case_events_case", "case_id", "at", "id"),
+)
+
+due_actions = sa.Table(
+    "due_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(100), sa.ForeignKey("cases.case_id"), nullable=False),
+    sa.Column("step", sa.String(120), nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("tier", sa.String(4)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("case_id", "step", "cycle", name="uq_due_actions_step"),
+    sa.Index("ix_due_actions_due", "due_at"),
+)
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def lock(conn, case_id: str) -> dict | None:
+    """Take the case's row for this transaction (a write, so SQLite takes its lock too); its row or None."""
+    updated = conn.execute(sa.update(cases).where(cases.c.case_id == case_id).values(revision=cases.c.revision + 1))
+    if updated.rowcount == 0:
+        return None
+    return dict(conn.execute(sa.select(cases).where(cases.c.case_id == case_id)).mappings().one())
+
+
+def owner(conn, case_id: str) -> str | None:
+    return conn.execute(sa.select(cases.c.customer_id).where(cases.c.case_id == case_id)).scalar()
+
+
+def create(conn, case_id: str, customer_id: str, plan: str, reported_at: datetime, snapshot: dict) -> None:
+    conn.execute(
+        sa.insert(cases).values(
+            case_id=case_id, customer_id=customer_id, plan=plan, reported_at=reported_at, revision=0, **snapshot
+        )
+    )
+
+
+def update(conn, case_id: str, snapshot: dict) -> None:
+    conn.execute(sa.update(cases).where(cases.c.case_id == case_id).values(**snapshot))
+
+
+def add_event(conn, case_id: str, event: dict) -> int:
+    """Append an event; raises IntegrityError for a repeated event_id or step_key."""
+    values = {
+        "event_id": event.get("event_id") or new_event_id(),
+        "case_id": case_id,
+        "type": event["type"],
+        "at": event["at"],
+        "recorded_at": utcnow(),
+        "author": event.get("author") or "",
+        "author_id": event.get("author_id"),
+        "engineer": event.get("engineer"),
+        "data": event.get("data") or {},
+        "step_key": event.get("step_key"),
+    }
+    return conn.execute(sa.insert(case_events).values(values)).inserted_primary_key[0]
+
+
+def events(conn, case_id: str) -> list[dict]:
+    query = sa.select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.at, case_events.c.id)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def events_of(conn, case_ids: list[str]) -> dict[str, list[dict]]:
+    """The timelines of many cases, read in batches."""
+    timelines: dict[str, list[dict]] = {case_id: [] for case_id in case_ids}
+    for first in range(0, len(case_ids), 500):
+        batch = case_ids[first : first + 500]
+        query = (
+            sa.select(case_events)
+            .where(case_events.c.case_id.in_(batch))
+            .order_by(case_events.c.case_id, case_events.c.at, case_events.c.id)
+        )
+        for row in conn.execute(query).mappings():
+            timelines[row["case_id"]].append(dict(row))
+    return timelines
+
+
+def latest_decision(conn, case_id: str) -> dict | None:
+    query = (
+        sa.select(decisions.c.decision_id, decisions.c.request, decisions.c.answer)
+        .where(decisions.c.case_id == case_id)
+        .order_by(decisions.c.decision_id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def replace_due(conn, case_id: str, actions) -> None:
+    """The case's pending due moments become `actions` (DueAction), all others dropped."""
+    conn.execute(sa.delete(due_actions).where(due_actions.c.case_id == case_id))
+    if actions:
+        conn.execute(
+            sa.insert(due_actions),
+            [
+                {
+                    "case_id": a.case_id,
+                    "step": a.step,
+                    "cycle": a.cycle,
+                    "action": a.action,
+                    "tier": a.tier,
+                    "reason": a.reason,
+                    "due_at": a.due_at,
+                }
+                for a in actions
+            ],
+        )
+
+
+def claim_due(conn, now: datetime, limit: int) -> list[dict]:
+    """Due rows for this transaction to act on: on PostgreSQL each row goes to one worker (the
+    others skip it); on SQLite one writer at a time acts anyway."""
+    query = sa.select(due_actions).where(due_actions.c.due_at <= now).order_by(due_actions.c.due_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def drop_due(conn, action_id: int) -> None:
+    conn.execute(sa.delete(due_actions).where(due_actions.c.id == action_id))
+
+
+def count_before(conn, customer_id: str, case_id: str, start: datetime, end: datetime) -> int:
+    """The customer's other cases first reported in [start, end) before `end`."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(cases)
+        .where(
+            cases.c.customer_id == customer_id,
+            cases.c.reported_at >= start,
+            cases.c.reported_at < end,
+            cases.c.case_id != case_id,
+        )
+    )
+    return conn.execute(query).scalar_one()
+
+
+def find(conn, filters: dict, now: datetime, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+    """Cases in case-id order, filtered; `cursor` continues after the last one of a previous page."""
+    query = sa.select(cases)
+    for key in ("state", "pool", "plan", "severity", "tier"):
+        if filters.get(key) is not None:
+            query = query.where(getattr(cases.c, key) == filters[key])
+    if filters.get("customer") is not None:
+        query = query.where(cases.c.customer_id == filters["customer"])
+    if filters.get("since") is not None:
+        query = query.where(cases.c.reported_at >= filters["since"])
+    if filters.get("until") is not None:
+        query = query.where(cases.c.reported_at < filters["until"])
+    if filters.get("breached") is not None:
+        late = sa.or_(cases.c.breached.is_(True), sa.and_(cases.c.acknowledged_at.is_(None), cases.c.due_at <= now))
+        query = query.where(late if filters["breached"] else sa.not_(late))
+    if filters.get("at_risk") is not None:
+        risk = sa.and_(
+            cases.c.acknowledged_at.is_(None),
+            cases.c.state != "resolved",
+            cases.c.risk_at <= now,
+            cases.c.due_at > now,
+        )
+        query = query.where(risk if filters["at_risk"] else sa.not_(risk))
+    if cursor is not None:
+        query = query.where(cases.c.case_id > cursor)
+    rows = conn.execute(query.order_by(cases.c.case_id).limit(limit + 1)).mappings().all()
+    items = [dict(row) for row in rows[:limit]]
+    return items, items[-1]["case_id"] if len(rows) > limit else None

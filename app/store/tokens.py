@@ -1,0 +1,94 @@
+"""Access: bearer tokens with one role each, stored hashed. `admin` may do everything.
+
+Verification never needs the database on the request path: each process keeps the active tokens
+(hashes only) in memory, refreshed every few seconds, and keeps a copy in the instance folder, so
+cases are still accepted while the database is away (revocations then wait for it to return).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("triage.auth")
+
+ROLES = ("intake", "engineer", "ops", "analyst", "admin")
+_PREFIX = "trg"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    role: str
+
+    def may(self, roles: tuple[str, ...]) -> bool:
+        return self.role == "admin" or self.role in roles
+
+
+def hash_secret(secret: str) -> str:
+    # the secret is 256 random bits: a plain SHA-256 is enough, no slow password hash needed
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str, str]:
+    """(token id, secret, the token as the client sends it)."""
+    token_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
+    return token_id, secret, f"{_PREFIX}_{token_id}_{secret}"
+
+
+class Tokens:
+    def __init__(self, store, cache_file: Path, refresh_interval: float = 5.0, clock=time.monotonic):
+        self.store, self.cache_file = store, Path(cache_file)
+        self.refresh_interval, self._clock = refresh_interval, clock
+        self._lock = threading.Lock()
+        self._known: dict[str, dict] = {}
+        self._refreshed = -float("inf")
+        self.refresh()
+
+    def create(self, name: str, role: str) -> tuple[dict, str]:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        token_id, secret, token = new_token()
+        record = self.store.add_token(token_id, name, role, hash_secret(secret))
+        self.refresh()
+        return record, token
+
+    def revoke(self, token_id: str) -> bool:
+        done = self.store.revoke_token(token_id)
+        self.refresh()
+        return done
+
+    def verify(self, token: str) -> Principal | None:
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != _PREFIX:
+            return None
+        if self._clock() - self._refreshed >= self.refresh_interval:
+            self.refresh()
+        known = self._known.get(parts[1])
+        if known is None or not hmac.compare_digest(known["secret_hash"], hash_secret(parts[2])):
+            return None
+        return Principal(parts[1], known["name"], known["role"])
+
+    def refresh(self) -> None:
+        """Reload the active tokens; if the database is away, keep what we had (or the saved copy)."""
+        with self._lock:
+            self._refreshed = self._clock()
+            try:
+                active = {
+                    t["id"]: {"name": t["name"], "role": t["role"], "secret_hash": t["secret_hash"]}
+                    for t in self.store.tokens(include_revoked=False)
+                }
+            except Exception as exc:
+                if not self._known and self.cache_file.exists():
+                    self._known = json.loads(self.cache_file.read_text())
+                log.warning("tokens not refreshed (database unavailable), %d known: %s", len(self._known), exc)
+                return
+            if active != self._known:
+                self.cache_file.write_text(json.dumps(active))
+            self._known = active

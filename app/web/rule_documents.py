@@ -1,0 +1,122 @@
+"""Versioned rule documents: validate, publish, roll back, backtest."""
+
+from contextlib import contextmanager
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from app.manage.publishing import NotFound, PreconditionRequired, etag
+from app.rulelang.documents import RulesInvalid
+from app.store.database import Conflict
+from app.web import schemas as s
+from app.web.access import json_only, requires, triage
+
+rule_documents = Blueprint(
+    "rule_documents", __name__, description="Versioned rule documents: validate, publish, roll back, backtest"
+)
+rule_documents.before_request(json_only)
+
+
+def publisher():
+    return triage().publisher
+
+
+@contextmanager
+def _rule_errors():
+    """The publisher's refusals as HTTP answers."""
+    try:
+        yield
+    except NotFound as exc:
+        abort(404, message=str(exc))
+    except Conflict as exc:
+        abort(409, message=str(exc))
+    except PreconditionRequired as exc:
+        abort(428, message=str(exc))
+    except RulesInvalid as exc:
+        abort(
+            422,
+            message="the rules would be invalid; nothing changed",
+            messages={"json": {"content": [str(p) for p in exc.problems]}},
+        )
+
+
+@rule_documents.route("/v1/rules")
+class RuleDocuments(MethodView):
+    @requires("ops")
+    @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    def get(self):
+        """The current version of every rule document."""
+        with _rule_errors():
+            return publisher().documents()
+
+
+@rule_documents.route("/v1/rules/<name>")
+class RuleDocument(MethodView):
+    @requires("ops")
+    @rule_documents.response(200, s.RuleDocumentSchema)
+    @rule_documents.alt_response(404, description="No such document")
+    def get(self, name):
+        """The current version of a document, its YAML text, and its ETag."""
+        with _rule_errors():
+            document = publisher().document(name)
+        return document, 200, {"ETag": etag(document["version"])}
+
+    @requires("ops")
+    @rule_documents.arguments(s.RuleContentSchema)
+    @rule_documents.response(200, s.RuleVersionSchema)
+    @rule_documents.alt_response(409, description="Someone published in between (If-Match is stale)")
+    @rule_documents.alt_response(422, description="The rules would be invalid; every problem is listed")
+    @rule_documents.alt_response(428, description="If-Match is missing")
+    def put(self, body, name):
+        """Publish a new version; it is live in every worker and instance within a few seconds."""
+        with _rule_errors():
+            version = publisher().publish(
+                name, body["content"], body["comment"], g.principal.name, request.headers.get("If-Match")
+            )
+        return version, 200, {"ETag": etag(version["version"])}
+
+
+@rule_documents.route("/v1/rules/<name>/versions")
+class RuleHistory(MethodView):
+    @requires("ops")
+    @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    def get(self, name):
+        """Every version, newest first: who changed it, when and why."""
+        with _rule_errors():
+            return publisher().history(name)
+
+
+@rule_documents.route("/v1/rules/<name>/validate")
+class RuleValidate(MethodView):
+    @requires("ops")
+    @rule_documents.arguments(s.RuleContentSchema)
+    @rule_documents.response(200, s.ValidationReportSchema)
+    def post(self, body, name):
+        """Every problem the rules would have with this content (file, item, field); nothing changes."""
+        with _rule_errors():
+            problems = publisher().problems(name, body["content"])
+        return {"valid": not problems, "problems": [p.to_dict() for p in problems]}
+
+
+@rule_documents.route("/v1/rules/<name>/rollback")
+class RuleRollback(MethodView):
+    @requires("ops")
+    @rule_documents.arguments(s.RollbackSchema)
+    @rule_documents.response(201, s.RuleVersionSchema)
+    def post(self, body, name):
+        """Publish an earlier version's content again, as a new version."""
+        with _rule_errors():
+            return publisher().rollback(name, body["version"], body.get("comment", ""), g.principal.name)
+
+
+@rule_documents.route("/v1/rules/<name>/backtest")
+class RuleBacktest(MethodView):
+    @requires("ops")
+    @rule_documents.arguments(s.BacktestSchema)
+    @rule_documents.response(200, s.BacktestReportSchema)
+    def post(self, body, name):
+        """Replay stored decisions at their original instants with the proposed content in place of the
+        current; report every case whose severity, pool, language or deadline would change."""
+        with _rule_errors():
+            return publisher().backtest(name, body["content"], body["limit"], body.get("since"), body.get("until"))

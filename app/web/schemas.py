@@ -1,0 +1,334 @@
+"""The HTTP schemas of everything but the case and the decision (those are app.decide.contract)."""
+
+import marshmallow as ma
+
+from app.lifecycle.case import EVENTS, STATES
+from app.routing.escalation import ESCALATION_TIERS
+from app.rulelang.domain import LEVELS, PLANS
+from app.store.tokens import ROLES
+
+
+class PoolSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    id = ma.fields.String()
+    description = ma.fields.String()
+    tier = ma.fields.String()
+    region = ma.fields.String(allow_none=True)
+    countries = ma.fields.List(ma.fields.String())
+    languages = ma.fields.List(ma.fields.String())
+    areas = ma.fields.List(ma.fields.String())
+    timezone = ma.fields.String()
+    hours = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    holiday_calendar = ma.fields.Dict(allow_none=True)
+    always_open = ma.fields.Boolean()
+    customers = ma.fields.List(ma.fields.String())
+    plans = ma.fields.List(ma.fields.String())
+
+
+class PoolStatusSchema(PoolSchema):
+    open_now = ma.fields.Boolean()
+    closed_reason = ma.fields.String(allow_none=True)
+
+
+class CoverageQuerySchema(ma.Schema):
+    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 instant with a UTC offset; default now"})
+
+
+class ClosedPoolSchema(ma.Schema):
+    pool = ma.fields.String()
+    reason = ma.fields.String()
+    opens_at = ma.fields.DateTime(format="iso")
+
+
+class CoverageSchema(ma.Schema):
+    at = ma.fields.DateTime(format="iso")
+    open = ma.fields.List(ma.fields.String())
+    closed = ma.fields.List(ma.fields.Nested(ClosedPoolSchema))
+
+
+class DecisionQuerySchema(ma.Schema):
+    since = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided at or after"})
+    until = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided before"})
+    customer = ma.fields.String()
+    severity = ma.fields.Integer(validate=ma.validate.OneOf(LEVELS))
+    pool = ma.fields.String()
+    source = ma.fields.String(validate=ma.validate.OneOf(("rules", "declared", "default", "classifier")))
+    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+class FeedbackRecordSchema(ma.Schema):
+    id = ma.fields.Integer()
+    severity = ma.fields.Integer(allow_none=True)
+    pool = ma.fields.String(allow_none=True)
+    comment = ma.fields.String(allow_none=True)
+    by = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+
+
+class DecisionSummarySchema(ma.Schema):
+    decision_id = ma.fields.String()
+    decided_at = ma.fields.DateTime(format="iso")
+    reported_at = ma.fields.DateTime(format="iso")
+    customer_id = ma.fields.String()
+    plan = ma.fields.String()
+    severity = ma.fields.Integer()
+    source = ma.fields.String()
+    pool = ma.fields.String()
+    rules_version = ma.fields.String()
+    model_version = ma.fields.String(allow_none=True)
+
+
+class StoredDecisionSchema(DecisionSummarySchema):
+    request = ma.fields.Dict(metadata={"description": "the case as the client sent it"})
+    answer = ma.fields.Dict(metadata={"description": "the whole answer the client got"})
+    stored_at = ma.fields.DateTime(format="iso")
+    feedback = ma.fields.List(ma.fields.Nested(FeedbackRecordSchema))
+
+
+class DecisionPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DecisionSummarySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class FeedbackSchema(ma.Schema):
+    severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
+    pool = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+    by = ma.fields.String(validate=ma.validate.Length(min=1, max=100), metadata={"description": "default: the token's name"})
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not any(key in data for key in ("severity", "pool", "comment")):
+            raise ma.ValidationError("give a severity, a pool or a comment", field_name="severity")
+
+
+class ExportQuerySchema(ma.Schema):
+    format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(("csv", "jsonl")))
+    since = ma.fields.AwareDateTime(format="iso")
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    role = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+    revoked_at = ma.fields.DateTime(format="iso", allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "shown once; only its hash is kept"})
+
+
+class NewTokenSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+
+
+class RuleVersionSchema(ma.Schema):
+    name = ma.fields.String()
+    version = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    author = ma.fields.String()
+    comment = ma.fields.String()
+    created_at = ma.fields.DateTime(format="iso")
+
+
+class RuleDocumentSchema(RuleVersionSchema):
+    content = ma.fields.String(metadata={"description": "the document's YAML text"})
+
+
+class RuleContentSchema(ma.Schema):
+    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
+    comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class ValidationReportSchema(ma.Schema):
+    valid = ma.fields.Boolean()
+    problems = ma.fields.List(ma.fields.Dict())
+
+
+class RollbackSchema(ma.Schema):
+    version = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+
+class BacktestSchema(ma.Schema):
+    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
+    limit = ma.fields.Integer(
+        load_default=1000,
+        validate=ma.validate.Range(min=1, max=20_000),
+        metadata={"description": "the newest stored decisions to replay"},
+    )
+    since = ma.fields.AwareDateTime(format="iso")
+    until = ma.fields.AwareDateTime(format="iso")
+
+
+class BacktestReportSchema(ma.Schema):
+    document = ma.fields.String()
+    cases = ma.fields.Integer()
+    changed = ma.fields.Integer()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    urgent_on_closed_pool = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Float(),
+        metadata={"description": "share of urgent cases landing on a closed pool, before and after"},
+    )
+    changes = ma.fields.List(ma.fields.Dict())
+    golden = ma.fields.Dict()
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+class CaseEventSchema(ma.Schema):
+    """An event on a case; which fields it takes depends on its type."""
+
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(EVENTS))
+    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "when it happened (ISO 8601 with offset); default now"})
+    level = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS), metadata={"description": "severity_changed"})
+    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "severity_changed"})
+    tier = ma.fields.String(validate=ma.validate.OneOf(ESCALATION_TIERS), metadata={"description": "escalated: EE or SE"})
+    area = ma.fields.String(validate=ma.validate.Length(min=1, max=100), metadata={"description": "escalated: a product area"})
+    pool = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={"description": "reassigned"})
+    engineer = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=100), metadata={"description": "who acted, when an integration sends it"}
+    )
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+    _NEEDS = {"severity_changed": ("level", "reason"), "escalated": ("tier",), "reassigned": ("pool",)}
+    _TAKES = {"severity_changed": {"level", "reason"}, "escalated": {"tier", "area"}, "reassigned": {"pool"}}
+
+    @ma.validates_schema
+    def _fits_type(self, data, **kwargs):
+        kind = data.get("type")
+        errors = {name: [f"{kind} needs {name}"] for name in self._NEEDS.get(kind, ()) if name not in data}
+        for name in ("level", "reason", "tier", "area", "pool"):
+            if name in data and name not in self._TAKES.get(kind, set()):
+                errors[name] = [f"{kind} takes no {name}"]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class TimelineEntrySchema(ma.Schema):
+    type = ma.fields.String()
+    at = ma.fields.DateTime(format="iso")
+    author = ma.fields.String()
+    engineer = ma.fields.String(allow_none=True)
+    data = ma.fields.Dict()
+
+
+class ResponseClockSchema(ma.Schema):
+    plan = ma.fields.String()
+    clock = ma.fields.String()
+    level = ma.fields.Integer()
+    target_minutes = ma.fields.Integer()
+    guaranteed = ma.fields.Boolean()
+    started_at = ma.fields.DateTime(format="iso")
+    due_at = ma.fields.DateTime(format="iso", allow_none=True)
+    paused = ma.fields.Boolean()
+    paused_minutes = ma.fields.Float()
+    acknowledged_at = ma.fields.DateTime(format="iso", allow_none=True)
+    response_minutes = ma.fields.Float(allow_none=True)
+    status = ma.fields.String(metadata={"description": "running, paused, met or missed"})
+    minutes_left = ma.fields.Float(allow_none=True)
+    minutes_late = ma.fields.Float(allow_none=True)
+    cycle = ma.fields.Integer(metadata={"description": "0, then one more for each regrade that re-targeted the clock"})
+
+
+class CaseViewSchema(ma.Schema):
+    class Meta:
+        ordered = True
+
+    case_id = ma.fields.String()
+    customer_id = ma.fields.String()
+    plan = ma.fields.String()
+    state = ma.fields.String(metadata={"description": "open, acknowledged, waiting or resolved"})
+    severity = ma.fields.Integer()
+    pool = ma.fields.String()
+    tier = ma.fields.String()
+    breached = ma.fields.Function(lambda v: v.clock.breached or any(e.type == "breached" for e in v.entries))
+    clocks = ma.fields.Function(lambda v: {"response": ResponseClockSchema().dump(v.clock)})
+    timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema), attribute="entries")
+
+
+class CaseSummarySchema(ma.Schema):
+    case_id = ma.fields.String()
+    customer_id = ma.fields.String()
+    plan = ma.fields.String()
+    state = ma.fields.String()
+    severity = ma.fields.Integer()
+    pool = ma.fields.String()
+    tier = ma.fields.String()
+    reported_at = ma.fields.DateTime(format="iso")
+    due_at = ma.fields.DateTime(format="iso", allow_none=True)
+    acknowledged_at = ma.fields.DateTime(format="iso", allow_none=True)
+    clock_status = ma.fields.String()
+    breached = ma.fields.Boolean()
+
+
+class CasePageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CaseSummarySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class CaseQuerySchema(ma.Schema):
+    state = ma.fields.String(validate=ma.validate.OneOf(STATES))
+    pool = ma.fields.String()
+    customer = ma.fields.String()
+    plan = ma.fields.String(validate=ma.validate.OneOf(PLANS))
+    severity = ma.fields.Integer(validate=ma.validate.OneOf(LEVELS))
+    tier = ma.fields.String()
+    at_risk = ma.fields.Boolean(metadata={"description": "unacknowledged with half the target or more gone, not yet late"})
+    breached = ma.fields.Boolean(metadata={"description": "missed or unacknowledged past the deadline"})
+    since = ma.fields.AwareDateTime(format="iso", metadata={"description": "first reported at or after"})
+    until = ma.fields.AwareDateTime(format="iso", metadata={"description": "first reported before"})
+    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+class AcceptedEventSchema(ma.Schema):
+    accepted = ma.fields.Boolean()
+    event_id = ma.fields.String()
+    message = ma.fields.String()
+
+
+class SlaReportQuerySchema(ma.Schema):
+    period = ma.fields.String(required=True, metadata={"description": "a month (2026-11) or a quarter (2026-Q4)"})
+    customer = ma.fields.String()
+
+
+class SlaMissSchema(ma.Schema):
+    case_id = ma.fields.String()
+    severity = ma.fields.Integer()
+    due_at = ma.fields.DateTime(format="iso", allow_none=True)
+    acknowledged_at = ma.fields.DateTime(format="iso", allow_none=True)
+    unacknowledged = ma.fields.Boolean()
+    minutes_late = ma.fields.Float(allow_none=True)
+    penalty = ma.fields.Float()
+
+
+class SlaCustomerSchema(ma.Schema):
+    customer = ma.fields.String()
+    plan = ma.fields.String()
+    contract = ma.fields.String(allow_none=True)
+    cases = ma.fields.Integer()
+    met = ma.fields.Integer()
+    missed = ma.fields.Integer()
+    pending = ma.fields.Integer()
+    attainment = ma.fields.Float(allow_none=True, metadata={"description": "percent of decided responses met"})
+    median_response_minutes = ma.fields.Float(allow_none=True)
+    p90_response_minutes = ma.fields.Float(allow_none=True)
+    misses = ma.fields.List(ma.fields.Nested(SlaMissSchema))
+    penalty_total = ma.fields.Float()
+
+
+class SlaReportSchema(ma.Schema):
+    period = ma.fields.String()
+    start = ma.fields.DateTime(format="iso")
+    end = ma.fields.DateTime(format="iso")
+    currency = ma.fields.String()
+    customers = ma.fields.List(ma.fields.Nested(SlaCustomerSchema))
+    penalty_total = ma.fields.Float()
