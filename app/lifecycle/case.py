@@ -80,7 +80,7 @@ def refusal(view: CaseView, event: str, data: dict) -> str | None:
 
 def replay(case_id: str, customer_id: str, plan: str, entries, terms: Terms, now: datetime) -> CaseView:
     """Fold a timeline (in order) into the case's state and response clock as at `now`."""
-    entries = tuple(entries)
+    entries = tuple(sorted(entries, key=lambda e: e.at))  # stable: the store orders ties by id
     first = entries[0]
     assert first.type == "decided", "a case starts with its first classification"
     calendar = terms.clock_of(plan)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from app.decide.classify import Decision, assign
+from app.decide.classify import assign
 from app.decide.contract import CaseSchema
 from app.lifecycle.case import CaseView, Entry, refusal, replay
 from app.lifecycle.clock import instant_after
@@ -139,15 +139,19 @@ class CaseBook:
             why = refusal(view, event["type"], event.get("data", {}))
             if why:
                 raise CaseConflict(f"{event['type']} refused: {why}")
-            if event["at"] < view.clock.started_at:
-                raise EventInvalid(
-                    "at", f"{event['at'].isoformat()} is before the case was reported ({view.clock.started_at.isoformat()})"
-                )
+            received = view.entries[0].at
+            if event["at"] < received:
+                raise EventInvalid("at", f"{event['at'].isoformat()} is before the case reached us ({received.isoformat()})")
             data = dict(event.get("data") or {})
-            if event["type"] == "severity_changed":
-                data["previous"] = view.severity
             if event["type"] in ("escalated", "reassigned"):
                 data.update(self._reroute(conn, view, rules, event["at"], data))
+            if event["type"] == "severity_changed":  # a re-targeted clock is recorded with both deadlines
+                after = replay(
+                    view.case_id, view.customer_id, view.plan, (*view.entries, _entry({**event, "data": data})), rules.terms, now
+                )
+                data.update(
+                    previous=view.severity, due_before=_iso_or_none(view.clock.due_at), due_after=_iso_or_none(after.clock.due_at)
+                )
             table.add_event(conn, case_id, {**event, "data": data})
             return self._settle(conn, case_id, rules, now, before=view)
 
@@ -201,7 +205,8 @@ class CaseBook:
                 self._reroute(conn, view, rules, now, change, exclude=frozenset(tried) if kind == "rerouted" else frozenset())
             )
         step_key = f"{view.case_id}:{action.step}:{action.cycle}"
-        return {"type": kind, "at": now, "author": "scheduler", "data": data, "step_key": step_key}
+        at = max(now, view.entries[-1].at)  # never before what the timeline already holds
+        return {"type": kind, "at": at, "author": "scheduler", "data": data, "step_key": step_key}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -271,11 +276,6 @@ class CaseBook:
         }
 
 
-def decision_record(decision: Decision, case_id: str) -> dict:
-    """What the casebook keeps of a decision besides the stored answer."""
-    return {"case_id": case_id, "tier": decision.routing.pool.tier}
-
-
 def _entry(row: dict) -> Entry:
     return Entry(
         row["type"],
@@ -286,6 +286,10 @@ def _entry(row: dict) -> Entry:
         row.get("id"),
         row.get("recorded_at"),
     )
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _iso(value) -> str:

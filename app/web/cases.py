@@ -3,12 +3,13 @@ the SLA report with its penalties."""
 
 from contextlib import contextmanager
 
-from flask import g
+from flask import g, jsonify, make_response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from app.lifecycle.casebook import CaseConflict, CaseNotFound, EventInvalid
 from app.lifecycle.report import PeriodInvalid, period_bounds, sla_report
+from app.store.cases import new_event_id
 from app.web import schemas as s
 from app.web.access import json_only, now, requires, triage
 
@@ -50,6 +51,7 @@ class CaseEvents(MethodView):
             abort(422, messages={"json": {"at": [f"{at.isoformat()} is in the future"]}})
         kind, engineer = body.pop("type"), body.pop("engineer", None)
         event = {
+            "event_id": new_event_id(),
             "type": kind,
             "at": at,
             "author": g.principal.name,
@@ -59,12 +61,13 @@ class CaseEvents(MethodView):
         }
         with _case_errors():
             view = triage().record_event(case_id, event, instant)
-        if view is None:
-            return {
+        if view is None:  # a response object passes flask-smorest by: the 202 is not a CaseView
+            accepted = {
                 "accepted": True,
-                "event_id": event.get("event_id", ""),
-                "message": "the database is away; the event is kept and applied when it is back",
-            }, 202
+                "event_id": event["event_id"],
+                "message": "the database is away; it is applied when it is back",
+            }
+            return make_response(jsonify(s.AcceptedEventSchema().dump(accepted)), 202)
         return view
 
 
