@@ -222,6 +222,87 @@ def db_upgrade():
 
 
 @main.group()
+def sla():
+    """The case lifecycle: the scheduler's pass, and the SLA report with its penalties."""
+
+
+@sla.command("tick")
+def sla_tick():
+    """One scheduler pass by hand: act on every escalation step and breach that is due now."""
+    triage = _service(SCHEDULER_INTERVAL=0)
+    try:
+        done = triage.casebook.tick(datetime.now(UTC))
+    finally:
+        triage.stop()
+    click.echo(f"{done} step(s) recorded")
+
+
+@sla.command("report")
+@click.option("--period", required=True, help="A month (2026-11) or a quarter (2026-Q4), UTC.")
+@click.option("--customer", help="One customer only.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def sla_report_command(period, customer, fmt):
+    """Per customer: cases, responses met and missed, attainment, response minutes, misses and penalties."""
+    from app.lifecycle.report import PeriodInvalid, period_bounds, sla_report
+
+    try:
+        start, end = period_bounds(period)
+    except PeriodInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    triage = _service(SCHEDULER_INTERVAL=0)
+    try:
+        report = sla_report(
+            period, triage.casebook.reported(start, end, customer, datetime.now(UTC)), triage.rulebook.get().contracts
+        )
+    finally:
+        triage.stop()
+    if fmt == "json":
+        click.echo(json.dumps(report, default=str, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["customer", "case_id", "severity", "due_at", "acknowledged_at", "minutes_late", "penalty", "currency"])
+        for row in report["customers"]:
+            for miss in row["misses"]:
+                due, acked = miss["due_at"], miss["acknowledged_at"]
+                writer.writerow(
+                    [
+                        row["customer"],
+                        miss["case_id"],
+                        miss["severity"],
+                        due.isoformat() if due else "",
+                        acked.isoformat() if acked else "",
+                        "" if miss["minutes_late"] is None else miss["minutes_late"],
+                        miss["penalty"],
+                        report["currency"],
+                    ]
+                )
+        return
+    click.echo(
+        f"SLA report {period} ({report['start']:%Y-%m-%d} to {report['end']:%Y-%m-%d}, UTC), penalties in {report['currency']}"
+    )
+    click.echo(
+        f"{'customer':24} {'plan':9} {'cases':>5} {'met':>4} {'missed':>6} {'pending':>7} {'attain%':>7} {'median':>7} {'p90':>7} {'penalty':>10}"
+    )
+    for row in report["customers"]:
+        attainment = "-" if row["attainment"] is None else f"{row['attainment']:.1f}"
+        median = "-" if row["median_response_minutes"] is None else f"{row['median_response_minutes']:.1f}"
+        p90 = "-" if row["p90_response_minutes"] is None else f"{row['p90_response_minutes']:.1f}"
+        click.echo(
+            f"{row['customer'][:24]:24} {row['plan']:9} {row['cases']:>5} {row['met']:>4} {row['missed']:>6} "
+            f"{row['pending']:>7} {attainment:>7} {median:>7} {p90:>7} {row['penalty_total']:>10.2f}"
+        )
+        for miss in row["misses"]:
+            late = "never acknowledged" if miss["unacknowledged"] else f"{miss['minutes_late']:.1f} min late"
+            click.echo(
+                f"    miss {miss['case_id']} (severity {miss['severity']}, due {miss['due_at']:%Y-%m-%d %H:%M}): {late}, penalty {miss['penalty']:.2f}"
+            )
+    click.echo(f"total penalties: {report['penalty_total']:.2f} {report['currency']}")
+
+
+@main.group()
 def tokens():
     """Access tokens: create (shown once), list, revoke."""
 

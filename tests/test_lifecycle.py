@@ -1,6 +1,7 @@
 """Cases with a life, on the real database (SQLite and PostgreSQL): identity, events, the clock,
 the scheduler's steps (each exactly once), the quota counting cases, and the penalty report."""
 
+import json
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -291,3 +292,46 @@ def test_an_event_sent_while_the_database_is_away_is_spooled_and_applied_after(t
     finally:
         triage.stop()
         triage.store.engine.dispose()
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+
+def test_sla_tick_and_report_from_the_command_line(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    triage_bin = shutil.which("triage", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "TRIAGE_INSTANCE_DIR": str(tmp_path)}
+    application = create_app({"INSTANCE_DIR": str(tmp_path), "SCHEDULER_INTERVAL": 0})
+    triage = application.extensions["triage"]
+    try:
+        report = datetime.now(UTC) - timedelta(minutes=20)  # premium severity 1: past its 15-minute reroute
+        customer = {"id": "cli-customer", "plan": "premium", "country": "DE"}
+        classify(triage, {**OUTAGE, "customer": customer, "case_id": "CLI-1", "reported_at": report.isoformat()}, report)
+    finally:
+        triage.stop()
+        triage.store.engine.dispose()
+    ticked = subprocess.run([triage_bin, "sla", "tick"], env=env, capture_output=True, text=True, timeout=120)
+    assert ticked.returncode == 0 and ticked.stdout.strip() == "1 step(s) recorded", ticked.stderr
+    period = f"{report:%Y-%m}"
+    table = subprocess.run(
+        [triage_bin, "sla", "report", "--period", period], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert table.returncode == 0 and "cli-customer" in table.stdout and "total penalties" in table.stdout
+    as_json = subprocess.run(
+        [triage_bin, "sla", "report", "--period", period, "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [row] = json.loads(as_json.stdout)["customers"]
+    assert (row["cases"], row["pending"]) == (1, 1)
+    bad = subprocess.run(
+        [triage_bin, "sla", "report", "--period", "2026-13"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and "not a month" in bad.stderr
