@@ -70,7 +70,9 @@ def test_200_cases_due_at_once_are_rerouted_exactly_once_by_two_instances(tmp_pa
             left = conn.execute(sa.text("SELECT count(*) FROM due_actions WHERE step = 'premium-urgent:0'")).scalar()
         assert left == 0
         assert first >= due and (last - due).total_seconds() < 10, (first, last, due)
-        print(f"\n200 reroutes recorded once each, {(first - due).total_seconds():.1f}-{(last - due).total_seconds():.1f} s after they came due")
+        print(
+            f"\n200 reroutes recorded once each, {(first - due).total_seconds():.1f}-{(last - due).total_seconds():.1f} s after they came due"
+        )
         case = http.get(f"{servers[0][1]}/v1/cases/DUE-007").json()
         assert [e["type"] for e in case["timeline"]] == ["decided", "rerouted"]
         assert case["timeline"][-1]["author"] == "scheduler"

@@ -2,7 +2,6 @@
 re-derives the case from it (app.lifecycle.case) and re-plans its due moments; and the scheduler's
 pass over the moments that came due."""
 
-import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -40,10 +39,10 @@ class EventInvalid(Exception):
         super().__init__(message)
 
 
-@dataclasses.dataclass
 class CaseBook:
-    store: Store
-    rulebook: LiveRulebook
+    def __init__(self, store: Store, rulebook: LiveRulebook):
+        self.store, self.rulebook = store, rulebook
+        self.statements = table.Statements(store.engine)
 
     @property
     def engine(self) -> sa.Engine:
@@ -53,11 +52,7 @@ class CaseBook:
 
     def owner(self, case_id: str) -> tuple[str, datetime] | None:
         """The customer a case belongs to and its first report, or None for a new case id."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(table.cases.c.customer_id, table.cases.c.reported_at).where(table.cases.c.case_id == case_id)
-            ).first()
-        return (row[0], row[1]) if row else None
+        return self.statements.owner_of(case_id)
 
     def count_before(self, customer_id: str, case_id: str, start: datetime, end: datetime) -> int:
         with self.engine.connect() as conn:
@@ -91,6 +86,9 @@ class CaseBook:
         """Store a decision and add it to its case (created at its first decision), in one transaction;
         a repeated decision_id (a spool replay) changes nothing."""
         rules = self.rulebook.get()
+        entry = _decided(record)
+        if self._create(record, entry, rules, now):
+            return
         with self.engine.begin() as conn:
             exists = conn.execute(
                 sa.select(decisions.c.decision_id).where(decisions.c.decision_id == record["decision_id"])
@@ -99,19 +97,6 @@ class CaseBook:
                 return
             self.store.insert(conn, record)
             case_id, customer = record["case_id"], record["customer_id"]
-            entry = {
-                "type": "decided",
-                "at": record["decided_at"],
-                "author": record.get("author") or "",
-                "author_id": record.get("author_id"),
-                "data": {
-                    "decision_id": record["decision_id"],
-                    "level": record["severity"],
-                    "pool": record["pool"],
-                    "tier": record["tier"],
-                    "reported_at": _iso(record["reported_at"]),
-                },
-            }
             row = table.lock(conn, case_id)
             if row is None:
                 view = replay(case_id, customer, record["plan"], [_entry(entry)], rules.terms, now)
@@ -120,6 +105,38 @@ class CaseBook:
                 raise CaseConflict(f"case {case_id} belongs to another customer")
             table.add_event(conn, case_id, entry)
             self._settle(conn, case_id, rules, now)
+
+    def _create(self, record: dict, entry: dict, rules: Rulebook, now: datetime) -> bool:
+        """A new case's first decision, case row, timeline entry and due moments in one driver
+        transaction, nothing read back (the path of nearly every classification). False when the case
+        exists, or arrives already late: the general path takes it."""
+        view = replay(record["case_id"], record["customer_id"], record["plan"], [_entry(entry)], rules.terms, now)
+        pending = due_actions(view, rules.escalation, rules.terms)
+        if any(action.due_at <= now for action in pending):
+            return False
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            if not self.store.insert_new(cursor, record):
+                connection.rollback()
+                return True  # a spool replay of a decision kept already
+            case_row = {"case_id": view.case_id, "customer_id": view.customer_id, "plan": view.plan, "revision": 0}
+            if (
+                self.statements.case.run(cursor, {**case_row, "reported_at": record["reported_at"], **self._snapshot(view, now)})
+                == 0
+            ):
+                connection.rollback()
+                return False
+            self.statements.event.run(cursor, table.event_row(view.case_id, entry))
+            for action in pending:
+                self.statements.due.run(cursor, table.due_row(action))
+            connection.commit()
+            return True
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
 
     def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView:
         """Apply an engineer's event: refused (CaseConflict) when the case's state does not allow it."""
@@ -286,6 +303,23 @@ def _entry(row: dict) -> Entry:
         row.get("id"),
         row.get("recorded_at"),
     )
+
+
+def _decided(record: dict) -> dict:
+    """The timeline entry of a decision."""
+    return {
+        "type": "decided",
+        "at": record["decided_at"],
+        "author": record.get("author") or "",
+        "author_id": record.get("author_id"),
+        "data": {
+            "decision_id": record["decision_id"],
+            "level": record["severity"],
+            "pool": record["pool"],
+            "tier": record["tier"],
+            "reported_at": _iso(record["reported_at"]),
+        },
+    }
 
 
 def _iso_or_none(value: datetime | None) -> str | None:

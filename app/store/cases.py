@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.store.database import UtcDateTime, decisions, metadata, utcnow
+from app.store.database import Prepared, UtcDateTime, decisions, insert_ignoring, metadata, utcnow
 
 cases = sa.Table(
     "cases",
@@ -69,8 +69,32 @@ due_actions = sa.Table(
 )
 
 
-class CaseNotFound(Exception):
-    pass
+class Statements:
+    """The statements on every classification's path, compiled once (app.store.database.Prepared):
+    a new case with its first decision is written in one driver transaction without reading back."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.case = insert_ignoring(engine, cases, "case_id")
+        self.event = insert_ignoring(engine, case_events, "event_id")
+        self.due = insert_ignoring(engine, due_actions, "case_id, step, cycle")
+        self.owner = Prepared(engine, "SELECT customer_id, reported_at FROM cases WHERE case_id = :case_id", [cases.c.case_id])
+        self._utc = UtcDateTime()
+
+    def owner_of(self, case_id: str) -> tuple[str, datetime] | None:
+        """The customer a case belongs to and its first report, or None."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            self.owner.run(cursor, {"case_id": case_id})
+            row = cursor.fetchone()
+            connection.rollback()
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        reported = datetime.fromisoformat(row[1]) if isinstance(row[1], str) else row[1]  # SQLite keeps text
+        return str(row[0]), self._utc.process_result_value(reported, self.engine.dialect)
 
 
 def new_event_id() -> str:
@@ -101,9 +125,8 @@ def update(conn, case_id: str, snapshot: dict) -> None:
     conn.execute(sa.update(cases).where(cases.c.case_id == case_id).values(**snapshot))
 
 
-def add_event(conn, case_id: str, event: dict) -> int:
-    """Append an event; raises IntegrityError for a repeated event_id or step_key."""
-    values = {
+def event_row(case_id: str, event: dict) -> dict:
+    return {
         "event_id": event.get("event_id") or new_event_id(),
         "case_id": case_id,
         "type": event["type"],
@@ -115,7 +138,11 @@ def add_event(conn, case_id: str, event: dict) -> int:
         "data": event.get("data") or {},
         "step_key": event.get("step_key"),
     }
-    return conn.execute(sa.insert(case_events).values(values)).inserted_primary_key[0]
+
+
+def add_event(conn, case_id: str, event: dict) -> int:
+    """Append an event; raises IntegrityError for a repeated event_id or step_key."""
+    return conn.execute(sa.insert(case_events).values(event_row(case_id, event))).inserted_primary_key[0]
 
 
 def events(conn, case_id: str) -> list[dict]:
@@ -149,25 +176,16 @@ def latest_decision(conn, case_id: str) -> dict | None:
     return dict(row) if row else None
 
 
+def due_row(action) -> dict:
+    fields = ("case_id", "step", "cycle", "action", "tier", "reason", "due_at")
+    return {name: getattr(action, name) for name in fields}
+
+
 def replace_due(conn, case_id: str, actions) -> None:
     """The case's pending due moments become `actions` (DueAction), all others dropped."""
     conn.execute(sa.delete(due_actions).where(due_actions.c.case_id == case_id))
     if actions:
-        conn.execute(
-            sa.insert(due_actions),
-            [
-                {
-                    "case_id": a.case_id,
-                    "step": a.step,
-                    "cycle": a.cycle,
-                    "action": a.action,
-                    "tier": a.tier,
-                    "reason": a.reason,
-                    "due_at": a.due_at,
-                }
-                for a in actions
-            ],
-        )
+        conn.execute(sa.insert(due_actions), [due_row(a) for a in actions])
 
 
 def claim_due(conn, now: datetime, limit: int) -> list[dict]:

@@ -135,25 +135,40 @@ class Page:
     next_cursor: str | None
 
 
+class Prepared:
+    """A statement compiled once for the engine's dialect and run on a driver cursor, each value passed
+    through its column type's own bind processor (UTC instants, JSON): what SQLAlchemy does per call,
+    minus about 100-150 us of its machinery. For the statements on every request's path."""
+
+    def __init__(self, engine: sa.Engine, sql: str, columns):
+        statement = sa.text(sql).bindparams(*[sa.bindparam(column.name, type_=column.type) for column in columns])
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql, self.order = compiled.string, compiled.positiontup
+        self.binders = {column.name: column.type.bind_processor(engine.dialect) or _same for column in columns}
+
+    def run(self, cursor, values: dict) -> int:
+        """Execute with `values` (missing ones bind NULL); returns the rows affected."""
+        bound = {name: bind(values.get(name)) for name, bind in self.binders.items()}
+        cursor.execute(self.sql, [bound[name] for name in self.order] if self.order else bound)
+        return cursor.rowcount
+
+
+def _same(value):
+    return value
+
+
+def insert_ignoring(engine: sa.Engine, table: sa.Table, key: str) -> Prepared:
+    """INSERT ... ON CONFLICT (key) DO NOTHING, as SQLite (3.24+) and PostgreSQL both write it (the
+    dialects' on_conflict_do_nothing() compiles on every call)."""
+    names = [column.name for column in table.columns if column.name != "id" or key == "id"]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT ({key}) DO NOTHING"
+    return Prepared(engine, sql, [table.c[name] for name in names])
+
+
 class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        # ON CONFLICT DO NOTHING as SQLite (3.24+) and PostgreSQL both write it. Plain text with typed
-        # parameters compiles once; the dialects' insert().on_conflict_do_nothing() compiled on every call
-        # and cost more than the rest of the request.
-        names = [column.name for column in decisions.columns]
-        insert = sa.text(
-            f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
-            "ON CONFLICT (decision_id) DO NOTHING"
-        ).bindparams(*[sa.bindparam(column.name, type_=column.type) for column in decisions.columns])
-        # Saving is on every request's path: the statement is compiled once for the dialect and run on a
-        # pooled driver connection, with each value passed through its column type's own bind processor
-        # (UTC instants, JSON), which is what SQLAlchemy would do, minus about 130 us of its machinery.
-        compiled = insert.compile(dialect=engine.dialect)
-        self._insert_sql, self._insert_order = compiled.string, compiled.positiontup
-        self._binders = {
-            column.name: column.type.bind_processor(engine.dialect) or (lambda value: value) for column in decisions.columns
-        }
+        self._insert = insert_ignoring(engine, decisions, "decision_id")
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -164,12 +179,7 @@ class Store:
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
-            inserted = 0
-            for record in records:
-                row = _row(record)
-                values = {name: bind(row.get(name)) for name, bind in self._binders.items()}
-                cursor.execute(self._insert_sql, [values[n] for n in self._insert_order] if self._insert_order else values)
-                inserted += cursor.rowcount
+            inserted = sum(self._insert.run(cursor, _row(record)) for record in records)
             connection.commit()
             return inserted
         except BaseException:
@@ -177,6 +187,10 @@ class Store:
             raise
         finally:
             connection.close()  # back to the pool
+
+    def insert_new(self, cursor, record: dict) -> bool:
+        """Insert one decision on the caller's driver cursor; False when its decision_id is stored already."""
+        return self._insert.run(cursor, _row(record)) == 1
 
     def insert(self, conn: sa.Connection, record: dict) -> None:
         """Insert one decision within the caller's transaction."""
