@@ -7,9 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import create_app
 from app.decide.contract import CaseSchema
+from app.lifecycle.case import EVENTS, STATES
+from app.lifecycle.casebook import CaseConflict
+from app.store.cases import cases
 
 from .conftest import authed, case
 
@@ -335,3 +341,34 @@ def test_sla_tick_and_report_from_the_command_line(tmp_path):
         [triage_bin, "sla", "report", "--period", "2026-13"], env=env, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "not a month" in bad.stderr
+
+
+# -- any sequence of events, through the store ----------------------------------------------
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(EVENTS), st.integers(0, 90), st.sampled_from([1, 2, 3, 4])), max_size=8))
+def test_any_sequence_of_events_through_the_store_leaves_a_legal_state(triage, events):
+    """Events through the real store, refused (409) or kept: the stored case is always in a legal state,
+    and its response time is the wall-clock minutes from the report to the first response (24/7)."""
+    report = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    case_id = _premium_outage(triage, report)
+    at, responded = report, None
+    for kind, gap, level in events:
+        at += timedelta(minutes=gap)
+        data = {"level": level, "reason": "r"} if kind == "severity_changed" else {"tier": "EE"} if kind == "escalated" else {}
+        try:
+            event(triage, case_id, kind, at, **data)
+        except CaseConflict:
+            continue
+        if kind in ("acknowledged", "resolved") and responded is None:
+            responded = at
+    view = triage.casebook.view(case_id, at)
+    assert view.state in STATES
+    with triage.store.engine.connect() as conn:
+        stored = conn.execute(sa.select(cases.c.state, cases.c.acknowledged_at).where(cases.c.case_id == case_id)).one()
+    assert stored.state == view.state and stored.acknowledged_at == view.clock.acknowledged_at
+    if responded is None:
+        assert view.clock.response_minutes is None and view.clock.acknowledged_at is None
+    else:
+        assert view.clock.response_minutes == (responded - report).total_seconds() / 60
