@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench model clean
+.PHONY: run test lint openapi bench model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The committed snapshot of the API (tests/openapi.json): update it when the API changes on purpose.
+openapi: $(STAMP)
+	$(BIN)/triage openapi --output tests/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

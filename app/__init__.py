@@ -7,14 +7,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-_OPENAPI = {
-    "API_TITLE": "triage",
-    "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.0.3",
-    "OPENAPI_URL_PREFIX": "/",
-    "OPENAPI_JSON_PATH": "openapi.json",
-}
-
 
 def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: settings, the live rules and language detector, the views. Its imports
@@ -23,24 +15,24 @@ def create_app(overrides: dict | None = None) -> Flask:
     from pathlib import Path
 
     from flask import Flask
-    from flask_smorest import Api
 
     from app import settings
     from app.service import Triage
-    from app.web import access, errors
+    from app.web import access, errors, openapi
     from app.web.blueprints import BLUEPRINTS
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answer in the schema's order
-    app.config.update(_OPENAPI)
+    app.config.update(openapi.settings())
     app.config.update(settings.load(overrides))
     logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     app.extensions["triage"] = Triage.from_settings(app.config)
-    rest = Api(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    rest = openapi.TriageApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     rest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in BLUEPRINTS:
         rest.register_blueprint(blueprint)
+    openapi.complete(rest)
     app.before_request(access.authenticate)
     errors.init_app(app)
     return app

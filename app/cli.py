@@ -56,6 +56,20 @@ def serve():
     os.execv(gunicorn, [str(gunicorn), "-c", "python:app.serving", "app:create_app()"])
 
 
+@main.command("openapi")
+@click.option("--output", type=click.File("w"), default="-", help="File to write; default standard output.")
+def openapi(output):
+    """Print the OpenAPI document the service serves at /openapi.json (to generate a client offline)."""
+    from app import create_app
+
+    app = create_app({"SCHEDULER_INTERVAL": 0})
+    try:
+        document = app.test_client().get("/openapi.json").get_json()
+    finally:
+        app.extensions["triage"].stop()
+    output.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
 @main.group()
 def rules():
     """Check and test the rule documents."""
@@ -158,11 +172,12 @@ def _decide(case_file, rules_dir: Path, at):
 
     from app.decide.contract import CaseSchema
 
-    try:
-        case = CaseSchema().load(json.load(case_file))
+    at = at or datetime.now(UTC)
+    try:  # reported at most a few minutes after the instant of the decision
+        case = CaseSchema(clock=lambda: at).load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}") from None
-    return _service(RULES_DIR=str(rules_dir)).classify(case, at or datetime.now(UTC))
+    return _service(RULES_DIR=str(rules_dir)).classify(case, at)
 
 
 _at_option = click.option("--at", callback=_instant, help="The instant of the decision (ISO 8601 with offset); default now.")

@@ -12,7 +12,7 @@ from app.decide.cases import Case
 from app.decide.classify import Decision, classify_case, new_decision_id
 from app.decide.contract import DecisionSchema
 from app.lifecycle.case import CaseView
-from app.lifecycle.casebook import CaseBook, CaseConflict, CaseNotFound, EventInvalid
+from app.lifecycle.casebook import CaseBook, CaseConflict, CaseNotFound, EventInvalid, ReportedEarlier
 from app.lifecycle.scheduler import Scheduler
 from app.manage.publishing import Publisher
 from app.rulebook.live import LiveRulebook, StoreSource
@@ -104,52 +104,52 @@ class Triage:
         given; the same id sent for another customer is refused (CaseConflict); a case classified
         again keeps the clock of its first report, and the plan's quota counts distinct cases."""
         case = dataclasses.replace(case, case_id=case.case_id or new_decision_id(now))
-        case_id, customer = case.case_id or "", case.customer.id
+        decision = self._decide(case, now)
+        if not self.record_decisions:
+            return decision
         try:
-            known = self.casebook.owner(case_id)
-        except Exception as exc:  # the database is away: decide now, the spool keeps the decision
-            log.warning("case %s not looked up, the database is away: %s", case_id, exc)
-            known = None
-        if known is not None:
-            if known[0] != customer:
-                raise CaseConflict(f"case_id {case_id!r} belongs to another customer's case; case ids are unique")
-            case = dataclasses.replace(case, reported_at=known[1])  # the response clock runs from the first report
+            try:
+                self.casebook.record_decision(self._record_of(decision, body, principal), now)
+            except ReportedEarlier as earlier:  # a case classified again: its clock runs from the first report
+                decision = self._decide(dataclasses.replace(case, reported_at=earlier.reported_at), now)
+                self.casebook.record_decision(self._record_of(decision, body, principal), now)
+        except CaseConflict:
+            raise
+        except Exception as exc:  # the database is away: the spool keeps the decision until a flush
+            log.error("decision %s spooled, the database did not take it: %s", decision.decision_id, exc)
+            self.spool.append(self._record_of(decision, body, principal))
+        return decision
+
+    def _decide(self, case: Case, now: datetime) -> Decision:
+        """A decision whose quota check counts the customer's other cases first reported before it."""
+        customer, case_id = case.customer.id, case.case_id or ""
 
         def count_cases(start, end):
             return self.casebook.count_before(customer, case_id, start, min(end, case.reported_at))
 
-        decision = self.classify(case, now, count_cases=count_cases)
-        if self.record_decisions:
-            self._record(
-                {
-                    "case_id": case_id,
-                    "tier": decision.routing.pool.tier,
-                    "author": principal.name if principal else "",
-                    "author_id": principal.token_id if principal else None,
-                    "decision_id": decision.decision_id,
-                    "decided_at": decision.decided_at,
-                    "reported_at": case.reported_at,
-                    "customer_id": case.customer.id,
-                    "plan": case.customer.plan,
-                    "severity": decision.severity.level,
-                    "source": decision.severity.source,
-                    "pool": decision.routing.pool.id,
-                    "rules_version": decision.versions["rules"],
-                    "model_version": decision.versions.get("model"),
-                    "request": body,
-                    "answer": _dump(decision),
-                }
-            )
-        return decision
+        return self.classify(case, now, count_cases=count_cases)
 
-    def _record(self, record: dict) -> None:
-        try:
-            self.casebook.record_decision(record, record["decided_at"])
-        except CaseConflict:
-            raise
-        except Exception as exc:  # the database is away: the spool keeps it until a flush
-            log.error("decision %s spooled, the database did not take it: %s", record["decision_id"], exc)
-            self.spool.append(record)
+    @staticmethod
+    def _record_of(decision: Decision, body: dict, principal) -> dict:
+        case = decision.case
+        return {
+            "case_id": case.case_id,
+            "tier": decision.routing.pool.tier,
+            "author": principal.name if principal else "",
+            "author_id": principal.token_id if principal else None,
+            "decision_id": decision.decision_id,
+            "decided_at": decision.decided_at,
+            "reported_at": case.reported_at,
+            "customer_id": case.customer.id,
+            "plan": case.customer.plan,
+            "severity": decision.severity.level,
+            "source": decision.severity.source,
+            "pool": decision.routing.pool.id,
+            "rules_version": decision.versions["rules"],
+            "model_version": decision.versions.get("model"),
+            "request": body,
+            "answer": _dump(decision),
+        }
 
     def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView | None:
         """Apply an event to a case; None when the database is away and the spool keeps the event."""
@@ -172,7 +172,7 @@ class Triage:
                 if record.get("kind") == "event":
                     self.casebook.record_event(record["case_id"], record, _utcnow())
                 else:
-                    self.casebook.record_decision(record, _utcnow())
+                    self.casebook.record_decision(record, _utcnow(), as_answered=True)
             except (CaseConflict, CaseNotFound, EventInvalid) as exc:
                 self.spool.reject(record, str(exc))
 

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_CHECK_INTERVAL": 2.0,  # seconds between looks at the registry's ACTIVE
     "RULES_SOURCE": "files",  # files: edit the rules folder; database: publish versions through the API
     "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rules' source
-    "LANGUAGES": "en,de,ru,cs,id,pl,da",
+    "LANGUAGES": "all",  # the detector's languages: all (see app/severity/language.py) or ISO 639-1 codes, a,b,c
     "DEFAULT_LANGUAGE": "en",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "LOG_LEVEL": "INFO",

@@ -123,7 +123,7 @@ def stored_in_process(database_url: str):
         results[record] = timed(
             lambda b, triage=triage, load=load: triage.classify_and_record(load(b), b, time_now()), bodies, 20
         )
-        triage.flusher.stop()
+        triage.stop()
     print(f"stored path in-process ({database_url.split(':')[0] if database_url else 'sqlite (embedded)'}):")
     for record, r in results.items():
         print(
@@ -153,7 +153,7 @@ def backtest_timing(database_url: str, cases: int = 1000):
     started = time.perf_counter()
     report = triage.publisher.backtest("severity", proposed, limit=cases)
     seconds = time.perf_counter() - started
-    triage.flusher.stop()
+    triage.stop()
     print(
         f"backtest: {report['cases']} stored decisions replayed twice in {seconds:.2f} s, {report['changed']} would change, "
         f"golden {report['golden']['passed']} passed / {len(report['golden']['failed'])} failed"

@@ -68,7 +68,11 @@ def tracking(database_url: str) -> None:
         after(body)
     results = {}
     for _ in range(3):  # interleaved rounds, so a drift of the machine hits both sides alike
-        for name, fn in (("stored path before cases", before), ("with case tracking", after), ("new case, then again", resubmitted)):
+        for name, fn in (
+            ("stored path before cases", before),
+            ("with case tracking", after),
+            ("new case, then again", resubmitted),
+        ):
             results.setdefault(name, []).append(timed(fn, bodies, 4))
     where = database_url.split(":")[0] if database_url else "sqlite (embedded)"
     print(f"classify + store in-process ({where}), {len(bodies)} cases x 4 x 3 rounds:")

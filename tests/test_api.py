@@ -36,7 +36,52 @@ def test_classify_answers_an_explained_decision(client):
 
 def test_given_language_wins_over_detection(client):
     data = client.post("/v1/classify", json=case("Server down", "Production down", language="pl")).get_json()
-    assert data["language"] == {"code": "pl", "confidence": 1.0, "source": "given"}
+    assert data["language"] == {"code": "pl", "confidence": 1.0, "source": "given", "supported": True}
+
+
+def test_a_language_without_a_vocabulary_is_reported_and_never_a_silent_3(client):
+    body = case(
+        "Tuotantopalvelin ei toimi",
+        "Hei, kukaan käyttäjistämme ei ole päässyt kirjautumaan sisään tänä aamuna. Mitä teemme?",
+        customer={"id": "c-fi", "plan": "advanced", "country": "FI"},
+    )
+    data = client.post("/v1/classify", json=body).get_json()
+    assert data["language"] == {
+        "code": "fi",
+        "confidence": data["language"]["confidence"],
+        "source": "detected",
+        "supported": False,
+    }
+    assert data["severity"]["level"] == 3 and data["severity"]["source"] == "default"
+    assert "Finnish (fi)" in data["severity"]["note"] and "no vocabulary" in data["severity"]["note"]
+    assert data["routing"]["pool"] == "triage-desk" and data["routing"]["routes"] == ["unread-language", "first-line"]
+    given = client.post("/v1/classify", json={**body, "language": "fi", "declared_severity": 2}).get_json()
+    assert given["language"]["supported"] is False and given["severity"]["source"] == "declared"
+    assert "no vocabulary" in given["severity"]["note"] and given["routing"]["pool"] != "triage-desk"  # urgent: 2
+
+
+def test_spanish_is_read_as_spanish(client):
+    body = case(
+        "Urgente: sistema",
+        "El sistema de producción no funciona desde esta mañana: ningún usuario puede iniciar sesión.",
+        customer={"id": "c-es", "plan": "premium", "country": "ES"},
+    )
+    data = client.post("/v1/classify", json=body).get_json()
+    assert data["language"]["code"] == "es" and data["language"]["supported"] is True
+    assert data["severity"]["level"] == 1 and data["severity"]["source"] == "rules"
+    assert {"signal": "outage", "source": "es", "matched": "no funciona"} in data["evidence"]
+
+
+def test_a_report_from_the_future_is_refused(client):
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
+    assert client.post("/v1/classify", json=case(reported_at=soon)).status_code == 200
+    later = (datetime.now(UTC) + timedelta(minutes=6)).isoformat()
+    body = _error(client.post("/v1/classify", json=case(reported_at=later)), 422)
+    assert list(body["errors"]) == ["reported_at"] and "in the future" in body["errors"]["reported_at"][0]
+    body = _error(client.post("/v1/classify", json=case(reported_at="2030-01-01T09:00:00+01:00")), 422)
+    assert list(body["errors"]) == ["reported_at"]
 
 
 def test_no_rule_declared_then_default(client):

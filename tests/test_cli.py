@@ -103,6 +103,15 @@ def test_route_prints_pool_deadline_and_trace_at_an_instant(tmp_path):
     assert "pool     pl-l1 (L1), answers in ru, open now" in later.stdout
 
 
+def test_route_refuses_a_case_reported_after_the_instant(tmp_path):
+    path = tmp_path / "case.json"
+    body = {"subject": "x", "description": "y", "customer": {"id": "c", "plan": "basic", "country": "DE"}}
+    path.write_text(json.dumps({**body, "reported_at": "2026-03-09T10:10:00+01:00"}))
+    done = run("route", str(path), "--at", "2026-03-09T10:00:00+01:00")
+    assert done.returncode == 1 and "reported_at" in done.stderr and "in the future" in done.stderr
+    assert run("route", str(path), "--at", "2026-03-09T10:06:00+01:00").returncode == 0  # within 5 minutes
+
+
 def test_route_refuses_an_instant_without_offset(tmp_path):
     path = tmp_path / "case.json"
     path.write_text(json.dumps({"subject": "x", "description": "y", "customer": {"id": "c", "plan": "basic", "country": "DE"}}))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.routing import routes
 from app.rulebook import book as rulebook
 from app.rulelang.documents import RulesInvalid
 
@@ -32,6 +33,36 @@ def test_an_exception_for_a_listed_country_and_an_undefined_region():
 def test_norway_stays_a_country_code():
     book = rulebook.build(rulebook.read_sources(RULES))
     assert book.regions.of("NO").region == "EMEA"
+
+
+def test_every_country_has_a_region_without_the_default():
+    import pycountry
+
+    book = rulebook.build(rulebook.read_sources(RULES))
+    unplaced = [c.alpha_2 for c in pycountry.countries if c.alpha_2 not in book.regions.placements]
+    assert unplaced == []
+    assert book.regions.of("KE").region == "EMEA" and "default" not in book.regions.of("KE").how
+    assert book.regions.of("ZA").region == "EMEA" and "by exception" in book.regions.of("ZA").how
+
+
+def test_a_named_only_pool_is_reached_only_by_name():
+    book = rulebook.build(rulebook.read_sources(RULES))
+    desk = book.pools["triage-desk"]
+    assert desk.named_only and desk.tier == "L1"
+    assert all(
+        desk not in routes._select(s, list(book.pools.values()), None)
+        for r in book.routes
+        for s in r.candidates
+        if "pool" not in s
+    )
+    assert routes._select({"pool": "triage-desk"}, list(book.pools.values()), None) == [desk]
+
+
+def test_language_supported_is_true_or_false_in_routes():
+    found = problems_after(
+        "routing", lambda t: t.replace("when: {language_supported: {in: [false]}", "when: {language_supported: {in: [no-vocab]}")
+    )
+    assert ("routing.yaml", "routes[unread-language]", "when.language_supported.in", "'no-vocab' is not true or false") in found
 
 
 def test_a_region_without_an_l1_pool():

@@ -44,13 +44,13 @@ def classify_case(
 
     `now` is the instant of the decision: which pools are open is judged at `now`, and the
     deadline runs from the case's `reported_at`."""
-    language = detector.identify(case.text, case.language)
+    language = detector.identify(case.text, case.language, rules.vocabulary.covered)
     evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
     prediction = predict(model[0], model[1], case, language.code) if model else None
     fact = facts(case, language, evidence, prediction)
     fired = rules.severity_rules.evaluate(fact)
     matched = [rules.severity.rule(rule_id) for rule_id in fired]
-    severity = combine(rules.severity, matched, case.declared_severity, prediction)
+    severity = combine(rules.severity, matched, case.declared_severity, prediction, None if language.supported else language.code)
     versions = {
         "rules": rules.version,
         **({"rule_documents": rules.documents} if rules.documents else {}),
@@ -117,6 +117,7 @@ def assign(
         case.product_area,
         case.channel,
         case.environment,
+        language in rules.vocabulary.covered,
     )
     fired = rules.routing_rules.evaluate({**routing_facts.fact(), "signal": signals})
     routing = route_case(
@@ -145,6 +146,7 @@ def facts(case: Case, language: LanguageGuess, evidence: tuple[Hit, ...], predic
         "plan": case.customer.plan,
         "country": case.customer.country,
         "language": language.code,
+        "language_supported": language.supported,
         "environment": case.environment,
         "channel": case.channel,
         "product_area": case.product_area,

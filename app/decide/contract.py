@@ -1,7 +1,8 @@
 """The case and decision contract: a case as an intake form files it, and a decision as it is answered
 and stored (marshmallow; no Flask)."""
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
 import pycountry
@@ -26,6 +27,18 @@ def _language(value: str) -> None:
         raise ma.ValidationError(f"{value!r} is not an ISO 639-1 language code.")
 
 
+def sent(*optional: str):
+    """A response schema's fields are all `required` in the OpenAPI document (the server always sends
+    them, null where they allow it), except those named: a generated client gets no `Unset`."""
+
+    def mark(cls):
+        for name, field in cls._declared_fields.items():
+            field.required = name not in optional
+        return cls
+
+    return mark
+
+
 class CustomerSchema(ma.Schema):
     id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), _not_blank])
     plan = ma.fields.String(required=True, validate=ma.validate.OneOf(PLANS))
@@ -36,8 +49,22 @@ class CustomerSchema(ma.Schema):
         return Customer(id=data["id"], plan=data["plan"], country=data["country"].upper())
 
 
+def server_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class CaseSchema(ma.Schema):
-    """A support case as an intake form files it."""
+    """A support case as an intake form files it.
+
+    `reported_at` may not lie more than FUTURE_LEEWAY ahead of `clock()` (by default the server's
+    clock): a case is reported before it is decided. A replay or a simulation at instants of its
+    own passes its own clock, or None for no limit (golden cases, backtests of stored cases)."""
+
+    FUTURE_LEEWAY = timedelta(minutes=5)
+
+    def __init__(self, *args, clock: Callable[[], datetime] | None = server_clock, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
 
     subject = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=500), _not_blank])
     description = ma.fields.String(required=True, validate=ma.validate.Length(max=20_000))
@@ -51,6 +78,15 @@ class CaseSchema(ma.Schema):
     reported_at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 with a UTC offset; default now"})
     case_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
 
+    @ma.validates("reported_at")
+    def _not_ahead(self, value: datetime, **kwargs) -> None:
+        if self.clock is None:
+            return
+        now = self.clock()
+        if value > now + self.FUTURE_LEEWAY:
+            minutes = int(self.FUTURE_LEEWAY.total_seconds() // 60)
+            raise ma.ValidationError(f"Must not be more than {minutes} minutes in the future (now is {now.isoformat()}).")
+
     @ma.post_load
     def _make(self, data, **kwargs):
         data.setdefault("reported_at", datetime.now(UTC))
@@ -61,12 +97,14 @@ class CaseSchema(ma.Schema):
         return Case(**data)
 
 
+@sent()
 class MatchedRuleSchema(ma.Schema):
     id = ma.fields.String()
     severity = ma.fields.Integer(attribute="level")
     description = ma.fields.String()
 
 
+@sent()
 class ClassifierSchema(ma.Schema):
     model_version = ma.fields.String()
     level = ma.fields.Integer()
@@ -74,6 +112,7 @@ class ClassifierSchema(ma.Schema):
     probabilities = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
 
 
+@sent()
 class SeveritySchema(ma.Schema):
     level = ma.fields.Integer()
     name = ma.fields.String()
@@ -86,18 +125,24 @@ class SeveritySchema(ma.Schema):
     )
 
 
+@sent()
 class LanguageSchema(ma.Schema):
     code = ma.fields.String()
     confidence = ma.fields.Float()
     source = ma.fields.String(metadata={"description": "given, detected or default"})
+    supported = ma.fields.Boolean(
+        metadata={"description": "false when signals.yaml has no vocabulary for the language (its words are not read)"}
+    )
 
 
+@sent()
 class EvidenceSchema(ma.Schema):
     signal = ma.fields.String()
     source = ma.fields.String(metadata={"description": "the language whose vocabulary matched, or the case field"})
     matched = ma.fields.String(metadata={"description": "the words that matched (normalised), or the field's value"})
 
 
+@sent()
 class SlaSchema(ma.Schema):
     plan = ma.fields.String()
     target_minutes = ma.fields.Integer()
@@ -107,9 +152,10 @@ class SlaSchema(ma.Schema):
     note = ma.fields.String(allow_none=True)
 
 
+@sent()
 class RoutingSchema(ma.Schema):
-    pool = ma.fields.Function(lambda r: r.pool.id)
-    tier = ma.fields.Function(lambda r: r.pool.tier)
+    pool = ma.fields.String(attribute="pool.id")
+    tier = ma.fields.String(attribute="pool.tier", metadata={"description": "L1, EE or SE"})
     respond_in = ma.fields.String(metadata={"description": "the language the pool answers in"})
     open_now = ma.fields.Boolean()
     available_at = ma.fields.DateTime(format="iso", metadata={"description": "when the pool is (or was) open"})
@@ -118,25 +164,29 @@ class RoutingSchema(ma.Schema):
     trace = ma.fields.List(ma.fields.String(), metadata={"description": "every step, and why pools were passed over"})
 
 
+@sent()
 class EntitlementSchema(ma.Schema):
     ok = ma.fields.Boolean()
     problems = ma.fields.List(ma.fields.String())
 
 
+@sent()
 class DecisionSchema(ma.Schema):
     class Meta:
         ordered = True
 
     decision_id = ma.fields.String()
-    case_id = ma.fields.Function(lambda d: d.case.case_id, allow_none=True)
+    case_id = ma.fields.String(attribute="case.case_id", allow_none=True, metadata={"description": "assigned when none was sent"})
     severity = ma.fields.Nested(SeveritySchema)
     language = ma.fields.Nested(LanguageSchema)
     signals = ma.fields.List(ma.fields.String())
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
-    region = ma.fields.Function(lambda d: d.placement.region)
+    region = ma.fields.String(attribute="placement.region")
     sla = ma.fields.Nested(SlaSchema)
     routing = ma.fields.Nested(RoutingSchema)
     entitlement = ma.fields.Nested(EntitlementSchema)
     versions = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
-    reported_at = ma.fields.Function(lambda d: d.case.reported_at.isoformat())
+    reported_at = ma.fields.DateTime(
+        format="iso", attribute="case.reported_at", metadata={"description": "the first report, in its own offset"}
+    )
     decided_at = ma.fields.DateTime(format="iso")

@@ -50,6 +50,15 @@ class CaseView:
     clock: ResponseClock
     entries: tuple[Entry, ...]
 
+    @property
+    def breached(self) -> bool:
+        """The first response was late, or has not come by the deadline (or a breach was recorded)."""
+        return self.clock.breached or any(e.type == "breached" for e in self.entries)
+
+    @property
+    def clocks(self) -> dict:
+        return {"response": self.clock}
+
     def executed(self, step: str, cycle: int) -> bool:
         """Whether the scheduler already took `step` on this clock."""
         return any(e.data.get("step") == step and e.data.get("cycle") == cycle for e in self.entries)

@@ -2,6 +2,7 @@
 re-derives the case from it (app.lifecycle.case) and re-plans its due moments; and the scheduler's
 pass over the moments that came due."""
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -31,6 +32,14 @@ class CaseNotFound(Exception):
     pass
 
 
+class ReportedEarlier(Exception):
+    """The case exists: its response clock runs from its first report, at `reported_at`."""
+
+    def __init__(self, reported_at: datetime):
+        self.reported_at = reported_at
+        super().__init__(reported_at.isoformat())
+
+
 class EventInvalid(Exception):
     """An event whose content is wrong for this case (unknown pool, an instant before the report)."""
 
@@ -43,16 +52,13 @@ class CaseBook:
     def __init__(self, store: Store, rulebook: LiveRulebook):
         self.store, self.rulebook = store, rulebook
         self.statements = table.Statements(store.engine)
+        self._pipelined = store.engine.dialect.name == "postgresql"
 
     @property
     def engine(self) -> sa.Engine:
         return self.store.engine
 
     # -- reading ----------------------------------------------------------------------------
-
-    def owner(self, case_id: str) -> tuple[str, datetime] | None:
-        """The customer a case belongs to and its first report, or None for a new case id."""
-        return self.statements.owner_of(case_id)
 
     def count_before(self, customer_id: str, case_id: str, start: datetime, end: datetime) -> int:
         with self.engine.connect() as conn:
@@ -82,9 +88,11 @@ class CaseBook:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def record_decision(self, record: dict, now: datetime) -> None:
+    def record_decision(self, record: dict, now: datetime, as_answered: bool = False) -> None:
         """Store a decision and add it to its case (created at its first decision), in one transaction;
-        a repeated decision_id (a spool replay) changes nothing."""
+        a repeated decision_id (a spool replay) changes nothing. For a case that exists, a decision made
+        on another report instant raises ReportedEarlier (decide again from the first report) unless
+        it was `as_answered` already (a spooled one)."""
         rules = self.rulebook.get()
         entry = _decided(record)
         if self._create(record, entry, rules, now):
@@ -102,7 +110,9 @@ class CaseBook:
                 view = replay(case_id, customer, record["plan"], [_entry(entry)], rules.terms, now)
                 table.create(conn, case_id, customer, record["plan"], record["reported_at"], self._snapshot(view, now))
             elif row["customer_id"] != customer:
-                raise CaseConflict(f"case {case_id} belongs to another customer")
+                raise CaseConflict(f"case_id {case_id!r} belongs to another customer's case; case ids are unique")
+            elif row["reported_at"] != record["reported_at"] and not as_answered:
+                raise ReportedEarlier(row["reported_at"])
             table.add_event(conn, case_id, entry)
             self._settle(conn, case_id, rules, now)
 
@@ -114,22 +124,22 @@ class CaseBook:
         pending = due_actions(view, rules.escalation, rules.terms)
         if any(action.due_at <= now for action in pending):
             return False
+        case_row = {"case_id": view.case_id, "customer_id": view.customer_id, "plan": view.plan, "revision": 0}
+        case_row.update(reported_at=record["reported_at"], **self._snapshot(view, now))
         connection = self.engine.raw_connection()
         try:
-            cursor = connection.cursor()
-            if not self.store.insert_new(cursor, record):
-                connection.rollback()
-                return True  # a spool replay of a decision kept already
-            case_row = {"case_id": view.case_id, "customer_id": view.customer_id, "plan": view.plan, "revision": 0}
-            if (
-                self.statements.case.run(cursor, {**case_row, "reported_at": record["reported_at"], **self._snapshot(view, now)})
-                == 0
-            ):
+            case_cursor, cursor = connection.cursor(), connection.cursor()
+            # PostgreSQL: every statement in one round trip (psycopg's pipeline), the counts read after
+            driver = connection.driver_connection
+            with driver.pipeline() if self._pipelined and driver is not None else contextlib.nullcontext():
+                self.statements.case.run(case_cursor, case_row)
+                self.store.insert_new(cursor, record)  # a decision kept already (a spool replay) has its case too
+                self.statements.event.run(cursor, table.event_row(view.case_id, entry))
+                for action in pending:
+                    self.statements.due.run(cursor, table.due_row(action))
+            if case_cursor.rowcount != 1:  # the case exists: the general path adds the decision to it
                 connection.rollback()
                 return False
-            self.statements.event.run(cursor, table.event_row(view.case_id, entry))
-            for action in pending:
-                self.statements.due.run(cursor, table.due_row(action))
             connection.commit()
             return True
         except BaseException:
@@ -288,7 +298,7 @@ class CaseBook:
             "due_at": clock.due_at,
             "risk_at": risk_at,
             "acknowledged_at": clock.acknowledged_at,
-            "breached": any(e.type == "breached" for e in view.entries) or clock.status == "missed",
+            "breached": view.breached,
             "updated_at": now,
         }
 

@@ -128,7 +128,7 @@ class Publisher:
         records = self.store.find(since=since, until=until, limit=limit).items
         changed, counts = [], dict.fromkeys(KINDS, 0)
         urgent = {"before": [0, 0], "after": [0, 0]}  # [urgent cases, of which on a closed pool]
-        load = CaseSchema().load
+        load = CaseSchema(clock=None).load  # stored cases replayed at their own instants
         for record in records:
             # the instant the customer reported, in the offset they sent it (the store keeps UTC)
             body = {**record["request"], "reported_at": record["request"].get("reported_at") or record["reported_at"].isoformat()}

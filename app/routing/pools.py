@@ -29,6 +29,7 @@ class Pool:
     customers: tuple[str, ...]
     plans: tuple[str, ...]
     calendar: Calendar
+    named_only: bool = False  # taken only by a route that names it; filters pass it over
 
     def serves(self, customer: str, plan: str) -> bool:
         """A dedicated team serves only its customers; a pool with plans serves only those plans."""
@@ -53,6 +54,7 @@ class Pool:
             "always_open": self.calendar.always_open,
             "customers": list(self.customers),
             "plans": list(self.plans),
+            "named_only": self.named_only,
         }
 
     def answers_in(self, language: str) -> str:
@@ -80,6 +82,10 @@ PoolSchema = ma.Schema.from_dict(
             ma.fields.String(validate=ma.validate.OneOf(PLANS)),
             load_default=list,
             metadata={"description": "serves only these plans (default: all)"},
+        ),
+        "named_only": ma.fields.Boolean(
+            load_default=False,
+            metadata={"description": "taken only by a route that names it ({pool: ID}); filters pass it over"},
         ),
         **calendar_fields(),
     },
@@ -124,9 +130,10 @@ def build(file: str, doc: dict, regions: Regions) -> dict[str, Pool]:
                 tuple(spec["customers"]),
                 tuple(spec["plans"]),
                 calendar,
+                spec["named_only"],
             )
     for region in regions.names:
-        if not any(p.tier == "L1" and p.region == region for p in pools.values()):
+        if not any(p.tier == "L1" and p.region == region and not p.named_only for p in pools.values()):
             problems.append(Problem(file, "", "pools", f"region {region} has no L1 pool"))
     if problems:
         raise RulesInvalid(problems)

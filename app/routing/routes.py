@@ -25,7 +25,19 @@ from app.rulelang.conditions import Field
 from app.rulelang.documents import Problem, RulesInvalid, duplicate_ids
 from app.rulelang.domain import CHANNELS, ENVIRONMENTS, LEVELS, PLANS
 
-FIELD_NAMES = ("severity", "region", "country", "language", "plan", "tier", "product_area", "customer", "channel", "environment")
+FIELD_NAMES = (
+    "severity",
+    "region",
+    "country",
+    "language",
+    "language_supported",
+    "plan",
+    "tier",
+    "product_area",
+    "customer",
+    "channel",
+    "environment",
+)
 _ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SELECTOR_KEYS = ("tier", "region", "country", "language", "area")
 
@@ -65,6 +77,7 @@ class CaseFacts:
     product_area: str | None
     channel: str | None
     environment: str | None
+    language_supported: bool = True  # false: signals.yaml has no vocabulary for the language
 
     def fact(self) -> dict:
         values = {
@@ -72,6 +85,7 @@ class CaseFacts:
             "region": self.placement.region,
             "country": self.country,
             "language": self.language,
+            "language_supported": self.language_supported,
             "plan": self.plan,
             "tier": self.tier,
             "customer": self.customer,
@@ -114,6 +128,7 @@ def fields(regions: Regions) -> dict[str, Field]:
         "region": Field.one_of(regions.names),
         "country": Field.matching("[A-Z]{2}", "an ISO 3166-1 alpha-2 code in upper case"),
         "language": code,
+        "language_supported": Field(lambda v: isinstance(v, bool), "true or false"),
         "plan": Field.one_of(PLANS),
         "tier": Field.one_of(TIERS),
         "product_area": Field.matching("[a-z0-9][a-z0-9 _-]*", "a product area in lower case"),
@@ -195,7 +210,7 @@ def _check_selector(file, item, where, selector, regions, pools) -> list[Problem
 
 def _select(selector: dict, eligible: list[Pool], case: CaseFacts | None) -> list[Pool]:
     """The pools among `eligible` that a selector names, in pools.yaml order; `case` with no value
-    for the case does not restrict."""
+    for the case does not restrict, and a filter passes over a pool that is `named_only`."""
     if "pool" in selector:
         return [pool for pool in eligible if pool.id == selector["pool"]]
     wanted = {}
@@ -216,7 +231,8 @@ def _select(selector: dict, eligible: list[Pool], case: CaseFacts | None) -> lis
     return [
         pool
         for pool in eligible
-        if wanted.get("tier", pool.tier) == pool.tier
+        if not pool.named_only
+        and wanted.get("tier", pool.tier) == pool.tier
         and wanted.get("region", pool.region) == pool.region
         and ("country" not in wanted or wanted["country"] in pool.countries)
         and ("language" not in wanted or wanted["language"] in pool.languages)

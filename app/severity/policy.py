@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 import marshmallow as ma
+import pycountry
 
 from app.rulelang import conditions
 from app.rulelang.conditions import Field
@@ -26,6 +27,8 @@ FIELDS = {
     "country": Field.matching("[A-Z]{2}", "an ISO 3166-1 alpha-2 code in upper case"),
     "product_area": Field.matching("[a-z0-9][a-z0-9 _-]*", "a product area in lower case"),
     "declared_severity": Field.one_of(LEVELS, numeric=True),
+    # false when the case's language has no vocabulary in signals.yaml (its words are not read)
+    "language_supported": Field(lambda v: isinstance(v, bool), "true or false"),
     # the classifier's prediction, when a model is active (absent otherwise)
     "model.level": Field.one_of(LEVELS, numeric=True),
     "model.confidence": Field(lambda v: isinstance(v, (int, float)) and 0 <= v <= 1, "a number from 0 to 1", numeric=True),
@@ -148,10 +151,15 @@ def engine_rules(policy: SeverityPolicy) -> dict[str, tuple[int, list[dict]]]:
 
 
 def combine(
-    policy: SeverityPolicy, matched: list[SeverityRule], declared: int | None, prediction: Prediction | None = None
+    policy: SeverityPolicy,
+    matched: list[SeverityRule],
+    declared: int | None,
+    prediction: Prediction | None = None,
+    unread: str | None = None,
 ) -> Severity:
     """Decide the level from the matched rules (fallback rules only when no other matched), the
-    declared severity and the classifier's prediction, and say why."""
+    declared severity and the classifier's prediction, and say why. `unread` is the case's language
+    when no vocabulary covers it: with no rule matched, the note says its words were not read."""
 
     def name(level):
         return policy.levels[level]
@@ -173,6 +181,12 @@ def combine(
                 "the provider's classification prevails."
             )
         return Severity(level, name(level), source, ordered, declared, note, prediction)
+    unread_note = (
+        f"No rule matched: the text is in {language_name(unread)} ({unread}), which signals.yaml has no vocabulary "
+        "for, so its own words went unread (only other languages' terms were looked for). "
+        if unread
+        else ""
+    )
     if declared is not None:
         return Severity(
             declared,
@@ -180,7 +194,12 @@ def combine(
             "declared",
             (),
             declared,
-            "No rule matched; the declared severity is accepted as plausible.",
+            unread_note
+            + (
+                "The declared severity is accepted unread."
+                if unread
+                else "No rule matched; the declared severity is accepted as plausible."
+            ),
             prediction,
         )
     level = policy.default_level
@@ -190,6 +209,17 @@ def combine(
         "default",
         (),
         None,
-        f"No rule matched and no severity was declared; the default level {level} applies.",
+        unread_note
+        + (
+            f"No severity was declared; the default level {level} stands until a person reads the case."
+            if unread
+            else f"No rule matched and no severity was declared; the default level {level} applies."
+        ),
         prediction,
     )
+
+
+def language_name(code: str) -> str:
+    """The English name of an ISO 639-1 language, or the code itself."""
+    language = pycountry.languages.get(alpha_2=code)
+    return language.name if language is not None else code

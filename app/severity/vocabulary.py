@@ -11,6 +11,7 @@ Patterns are RE2 expressions over the same text: lower-case words without diacri
 by single spaces, with no punctuation left.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,11 @@ class Vocabulary:
     @property
     def signals(self) -> frozenset[str]:
         return frozenset(self.descriptions)
+
+    @functools.cached_property
+    def covered(self) -> frozenset[str]:
+        """The languages that have words (terms or patterns) for at least one signal."""
+        return frozenset(lang for matcher in self._matchers for lang, _ in matcher.groups)
 
     def find(self, text: str) -> list[Hit]:
         """Every signal the text (as text.words gives it) raises, at most one hit per signal."""

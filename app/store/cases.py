@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.store.database import Prepared, UtcDateTime, decisions, insert_ignoring, metadata, utcnow
+from app.store.database import UtcDateTime, decisions, insert_ignoring, metadata, utcnow
 
 cases = sa.Table(
     "cases",
@@ -74,27 +74,9 @@ class Statements:
     a new case with its first decision is written in one driver transaction without reading back."""
 
     def __init__(self, engine: sa.Engine):
-        self.engine = engine
         self.case = insert_ignoring(engine, cases, "case_id")
         self.event = insert_ignoring(engine, case_events, "event_id")
         self.due = insert_ignoring(engine, due_actions, "case_id, step, cycle")
-        self.owner = Prepared(engine, "SELECT customer_id, reported_at FROM cases WHERE case_id = :case_id", [cases.c.case_id])
-        self._utc = UtcDateTime()
-
-    def owner_of(self, case_id: str) -> tuple[str, datetime] | None:
-        """The customer a case belongs to and its first report, or None."""
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            self.owner.run(cursor, {"case_id": case_id})
-            row = cursor.fetchone()
-            connection.rollback()
-        finally:
-            connection.close()
-        if row is None:
-            return None
-        reported = datetime.fromisoformat(row[1]) if isinstance(row[1], str) else row[1]  # SQLite keeps text
-        return str(row[0]), self._utc.process_result_value(reported, self.engine.dialect)
 
 
 def new_event_id() -> str:
@@ -107,10 +89,6 @@ def lock(conn, case_id: str) -> dict | None:
     if updated.rowcount == 0:
         return None
     return dict(conn.execute(sa.select(cases).where(cases.c.case_id == case_id)).mappings().one())
-
-
-def owner(conn, case_id: str) -> str | None:
-    return conn.execute(sa.select(cases.c.customer_id).where(cases.c.case_id == case_id)).scalar()
 
 
 def create(conn, case_id: str, customer_id: str, plan: str, reported_at: datetime, snapshot: dict) -> None:

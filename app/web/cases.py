@@ -42,6 +42,7 @@ class CaseEvents(MethodView):
     @cases.alt_response(404, description="No such case")
     @cases.alt_response(409, description="The case's state does not allow the event; the message names the state")
     @cases.alt_response(422, description="Invalid fields, each named in errors")
+    @cases.doc(operationId="recordCaseEvent")
     def post(self, body, case_id):
         """Record what happened to a case: acknowledged, severity_changed, escalated, reassigned,
         waiting_on_customer, customer_replied, resolved or reopened. The author is the token's name."""
@@ -76,6 +77,7 @@ class CaseById(MethodView):
     @requires("engineer", "ops", "analyst")
     @cases.response(200, s.CaseViewSchema)
     @cases.alt_response(404, description="No such case")
+    @cases.doc(operationId="getCase")
     def get(self, case_id):
         """A case: state, severity, pool and tier, its response clock, and its timeline in order."""
         with _case_errors():
@@ -87,6 +89,7 @@ class Cases(MethodView):
     @requires("engineer", "ops", "analyst")
     @cases.arguments(s.CaseQuerySchema, location="query")
     @cases.response(200, s.CasePageSchema)
+    @cases.doc(operationId="listCases")
     def get(self, query):
         """The queue views: cases filtered by state, pool, customer, plan, severity, tier, at risk,
         breached and time of first report, in case-id order, a page at a time."""
@@ -101,6 +104,7 @@ class SlaReport(MethodView):
     @cases.arguments(s.SlaReportQuerySchema, location="query")
     @cases.response(200, s.SlaReportSchema)
     @cases.alt_response(422, description="`period` is not a month (2026-11) or a quarter (2026-Q4)")
+    @cases.doc(operationId="getSlaReport")
     def get(self, query):
         """Per customer: cases, responses met and missed, attainment, median and p90 response minutes,
         each miss with its lateness and penalty, and the total."""

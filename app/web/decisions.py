@@ -17,6 +17,7 @@ class Decisions(MethodView):
     @requires("engineer", "analyst")
     @decisions.arguments(s.DecisionQuerySchema, location="query")
     @decisions.response(200, s.DecisionPageSchema)
+    @decisions.doc(operationId="listDecisions")
     def get(self, query):
         """Stored decisions, newest first, filtered by time, customer, severity, pool and source."""
         return triage().store.find(**query)
@@ -27,6 +28,7 @@ class DecisionById(MethodView):
     @requires("engineer", "analyst")
     @decisions.response(200, s.StoredDecisionSchema)
     @decisions.alt_response(404, description="No such decision")
+    @decisions.doc(operationId="getDecision")
     def get(self, decision_id):
         """One stored decision: the case as sent, the whole answer, the versions, and every correction."""
         return triage().store.get(decision_id) or abort(404, message=f"no decision {decision_id}")
@@ -38,6 +40,7 @@ class Feedback(MethodView):
     @decisions.arguments(s.FeedbackSchema)
     @decisions.response(201, s.FeedbackRecordSchema)
     @decisions.alt_response(404, description="No such decision")
+    @decisions.doc(operationId="addDecisionFeedback")
     def post(self, correction, decision_id):
         """Record an engineer's correction; it is kept as history and never overwrites the decision."""
         pools = triage().rulebook.get().pools
@@ -57,7 +60,13 @@ class Feedback(MethodView):
 class Export(MethodView):
     @requires("analyst")
     @decisions.arguments(s.ExportQuerySchema, location="query")
-    @decisions.response(200, description="CSV or JSON Lines, one decision a row, with the latest correction")
+    @decisions.response(
+        200, {"type": "string"}, content_type="text/csv", description="One decision a row, with the latest correction"
+    )
+    @decisions.alt_response(
+        200, schema={"type": "string"}, content_type="application/jsonl", success=True, description="format=jsonl"
+    )
+    @decisions.doc(operationId="exportDecisions")
     def get(self, query):
         """Decisions for analysts: the case, the assigned and the corrected severity and pool."""
         body = exports.text(triage().store.export(query.get("since")), query["format"])

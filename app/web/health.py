@@ -12,6 +12,7 @@ health = Blueprint("health", __name__, description="Liveness and readiness")
 class Healthz(MethodView):
     @health.response(200)
     @health.doc(security=[])
+    @health.doc(operationId="getHealth")
     def get(self):
         """The process is alive."""
         return {"status": "ok"}
@@ -21,6 +22,7 @@ class Healthz(MethodView):
 class Readyz(MethodView):
     @health.response(200)
     @health.doc(security=[])
+    @health.doc(operationId="getReadiness")
     def get(self):
         """Rules loaded and their versions, the database, and how many decisions wait in the spool."""
         return triage().readiness()

@@ -18,6 +18,16 @@ rule_documents = Blueprint(
 rule_documents.before_request(json_only)
 
 
+ETAG = {"ETag": {"description": "the version, to send back as If-Match when publishing", "schema": {"type": "string"}}}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "description": "the ETag of the version this change is based on (428 without it, 409 when stale)",
+    "schema": {"type": "string"},
+}
+
+
 def publisher():
     return triage().publisher
 
@@ -45,6 +55,7 @@ def _rule_errors():
 class RuleDocuments(MethodView):
     @requires("ops")
     @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    @rule_documents.doc(operationId="listRuleDocuments")
     def get(self):
         """The current version of every rule document."""
         with _rule_errors():
@@ -54,8 +65,9 @@ class RuleDocuments(MethodView):
 @rule_documents.route("/v1/rules/<name>")
 class RuleDocument(MethodView):
     @requires("ops")
-    @rule_documents.response(200, s.RuleDocumentSchema)
+    @rule_documents.response(200, s.RuleDocumentSchema, headers=ETAG)
     @rule_documents.alt_response(404, description="No such document")
+    @rule_documents.doc(operationId="getRuleDocument")
     def get(self, name):
         """The current version of a document, its YAML text, and its ETag."""
         with _rule_errors():
@@ -64,10 +76,11 @@ class RuleDocument(MethodView):
 
     @requires("ops")
     @rule_documents.arguments(s.RuleContentSchema)
-    @rule_documents.response(200, s.RuleVersionSchema)
+    @rule_documents.response(200, s.RuleVersionSchema, headers=ETAG)
     @rule_documents.alt_response(409, description="Someone published in between (If-Match is stale)")
     @rule_documents.alt_response(422, description="The rules would be invalid; every problem is listed")
     @rule_documents.alt_response(428, description="If-Match is missing")
+    @rule_documents.doc(operationId="publishRuleDocument", parameters=[IF_MATCH])
     def put(self, body, name):
         """Publish a new version; it is live in every worker and instance within a few seconds."""
         with _rule_errors():
@@ -81,6 +94,7 @@ class RuleDocument(MethodView):
 class RuleHistory(MethodView):
     @requires("ops")
     @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    @rule_documents.doc(operationId="listRuleDocumentVersions")
     def get(self, name):
         """Every version, newest first: who changed it, when and why."""
         with _rule_errors():
@@ -92,6 +106,7 @@ class RuleValidate(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RuleContentSchema)
     @rule_documents.response(200, s.ValidationReportSchema)
+    @rule_documents.doc(operationId="validateRuleDocument")
     def post(self, body, name):
         """Every problem the rules would have with this content (file, item, field); nothing changes."""
         with _rule_errors():
@@ -104,6 +119,7 @@ class RuleRollback(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RollbackSchema)
     @rule_documents.response(201, s.RuleVersionSchema)
+    @rule_documents.doc(operationId="rollbackRuleDocument")
     def post(self, body, name):
         """Publish an earlier version's content again, as a new version."""
         with _rule_errors():
@@ -115,6 +131,7 @@ class RuleBacktest(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.BacktestSchema)
     @rule_documents.response(200, s.BacktestReportSchema)
+    @rule_documents.doc(operationId="backtestRuleDocument")
     def post(self, body, name):
         """Replay stored decisions at their original instants with the proposed content in place of the
         current; report every case whose severity, pool, language or deadline would change."""

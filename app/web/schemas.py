@@ -2,12 +2,48 @@
 
 import marshmallow as ma
 
+from app.decide.contract import CaseSchema, DecisionSchema, sent
 from app.lifecycle.case import EVENTS, STATES
 from app.routing.escalation import ESCALATION_TIERS
 from app.rulelang.domain import LEVELS, PLANS
 from app.store.tokens import ROLES
 
 
+class Stored(ma.fields.Nested):
+    """A stored JSON document, sent as it was kept; documented by the schema it was dumped with."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class ErrorSchema(ma.Schema):
+    """The one envelope of every error answer."""
+
+    class Meta:
+        ordered = True
+
+    code = ma.fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    status = ma.fields.String(required=True, metadata={"description": "the status's name"})
+    message = ma.fields.String(required=True)
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "each bad field (dotted path) and what is wrong with it; empty otherwise"},
+    )
+
+
+@sent()
+class HolidayCalendarOutSchema(ma.Schema):
+    country = ma.fields.String()
+    subdivision = ma.fields.String(allow_none=True)
+    categories = ma.fields.List(ma.fields.String())
+    extra = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), metadata={"description": "company days off: date -> name"}
+    )
+
+
+@sent()
 class PoolSchema(ma.Schema):
     class Meta:
         ordered = True
@@ -21,12 +57,14 @@ class PoolSchema(ma.Schema):
     areas = ma.fields.List(ma.fields.String())
     timezone = ma.fields.String()
     hours = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
-    holiday_calendar = ma.fields.Dict(allow_none=True)
+    holiday_calendar = ma.fields.Nested(HolidayCalendarOutSchema, allow_none=True)
     always_open = ma.fields.Boolean()
     customers = ma.fields.List(ma.fields.String())
     plans = ma.fields.List(ma.fields.String())
+    named_only = ma.fields.Boolean(metadata={"description": "taken only by a route that names it"})
 
 
+@sent()
 class PoolStatusSchema(PoolSchema):
     open_now = ma.fields.Boolean()
     closed_reason = ma.fields.String(allow_none=True)
@@ -36,12 +74,14 @@ class CoverageQuerySchema(ma.Schema):
     at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 instant with a UTC offset; default now"})
 
 
+@sent()
 class ClosedPoolSchema(ma.Schema):
     pool = ma.fields.String()
     reason = ma.fields.String()
     opens_at = ma.fields.DateTime(format="iso")
 
 
+@sent()
 class CoverageSchema(ma.Schema):
     at = ma.fields.DateTime(format="iso")
     open = ma.fields.List(ma.fields.String())
@@ -59,6 +99,7 @@ class DecisionQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
+@sent()
 class FeedbackRecordSchema(ma.Schema):
     id = ma.fields.Integer()
     severity = ma.fields.Integer(allow_none=True)
@@ -68,6 +109,7 @@ class FeedbackRecordSchema(ma.Schema):
     created_at = ma.fields.DateTime(format="iso")
 
 
+@sent()
 class DecisionSummarySchema(ma.Schema):
     decision_id = ma.fields.String()
     decided_at = ma.fields.DateTime(format="iso")
@@ -79,15 +121,18 @@ class DecisionSummarySchema(ma.Schema):
     pool = ma.fields.String()
     rules_version = ma.fields.String()
     model_version = ma.fields.String(allow_none=True)
+    case_id = ma.fields.String(allow_none=True, metadata={"description": "null on decisions stored before cases had a life"})
 
 
+@sent()
 class StoredDecisionSchema(DecisionSummarySchema):
-    request = ma.fields.Dict(metadata={"description": "the case as the client sent it"})
-    answer = ma.fields.Dict(metadata={"description": "the whole answer the client got"})
+    request = Stored(CaseSchema, metadata={"description": "the case as the client sent it"})
+    answer = Stored(DecisionSchema, metadata={"description": "the whole answer the client got"})
     stored_at = ma.fields.DateTime(format="iso")
     feedback = ma.fields.List(ma.fields.Nested(FeedbackRecordSchema))
 
 
+@sent()
 class DecisionPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(DecisionSummarySchema))
     next_cursor = ma.fields.String(allow_none=True)
@@ -110,6 +155,7 @@ class ExportQuerySchema(ma.Schema):
     since = ma.fields.AwareDateTime(format="iso")
 
 
+@sent()
 class TokenSchema(ma.Schema):
     id = ma.fields.String()
     name = ma.fields.String()
@@ -118,6 +164,7 @@ class TokenSchema(ma.Schema):
     revoked_at = ma.fields.DateTime(format="iso", allow_none=True)
 
 
+@sent()
 class CreatedTokenSchema(TokenSchema):
     token = ma.fields.String(metadata={"description": "shown once; only its hash is kept"})
 
@@ -127,6 +174,7 @@ class NewTokenSchema(ma.Schema):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
 
 
+@sent()
 class RuleVersionSchema(ma.Schema):
     name = ma.fields.String()
     version = ma.fields.Integer()
@@ -136,6 +184,7 @@ class RuleVersionSchema(ma.Schema):
     created_at = ma.fields.DateTime(format="iso")
 
 
+@sent()
 class RuleDocumentSchema(RuleVersionSchema):
     content = ma.fields.String(metadata={"description": "the document's YAML text"})
 
@@ -145,9 +194,19 @@ class RuleContentSchema(ma.Schema):
     comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 
 
+@sent()
+@sent()
+class ProblemSchema(ma.Schema):
+    file = ma.fields.String()
+    item = ma.fields.String(metadata={"description": "the item (e.g. rules[outage]); empty for the whole document"})
+    field = ma.fields.String()
+    message = ma.fields.String()
+
+
+@sent()
 class ValidationReportSchema(ma.Schema):
     valid = ma.fields.Boolean()
-    problems = ma.fields.List(ma.fields.Dict())
+    problems = ma.fields.List(ma.fields.Nested(ProblemSchema))
 
 
 class RollbackSchema(ma.Schema):
@@ -166,6 +225,31 @@ class BacktestSchema(ma.Schema):
     until = ma.fields.AwareDateTime(format="iso")
 
 
+@sent()
+class BacktestChangeSchema(ma.Schema):
+    decision_id = ma.fields.String()
+    reported_at = ma.fields.String(metadata={"description": "ISO 8601, as the customer sent it"})
+    changes = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Raw()),
+        metadata={"description": "severity, pool, respond_in or due_at: [before, after]"},
+    )
+
+
+@sent()
+class GoldenFailureSchema(ma.Schema):
+    file = ma.fields.String()
+    name = ma.fields.String()
+    failures = ma.fields.List(ma.fields.String())
+
+
+@sent()
+class GoldenSummarySchema(ma.Schema):
+    passed = ma.fields.Integer()
+    failed = ma.fields.List(ma.fields.Nested(GoldenFailureSchema))
+
+
+@sent()
 class BacktestReportSchema(ma.Schema):
     document = ma.fields.String()
     cases = ma.fields.Integer()
@@ -176,8 +260,8 @@ class BacktestReportSchema(ma.Schema):
         values=ma.fields.Float(),
         metadata={"description": "share of urgent cases landing on a closed pool, before and after"},
     )
-    changes = ma.fields.List(ma.fields.Dict())
-    golden = ma.fields.Dict()
+    changes = ma.fields.List(ma.fields.Nested(BacktestChangeSchema))
+    golden = ma.fields.Nested(GoldenSummarySchema)
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -212,6 +296,7 @@ class CaseEventSchema(ma.Schema):
             raise ma.ValidationError(errors)
 
 
+@sent()
 class TimelineEntrySchema(ma.Schema):
     type = ma.fields.String()
     at = ma.fields.DateTime(format="iso")
@@ -220,6 +305,7 @@ class TimelineEntrySchema(ma.Schema):
     data = ma.fields.Dict()
 
 
+@sent()
 class ResponseClockSchema(ma.Schema):
     plan = ma.fields.String()
     clock = ma.fields.String()
@@ -238,6 +324,12 @@ class ResponseClockSchema(ma.Schema):
     cycle = ma.fields.Integer(metadata={"description": "0, then one more for each regrade that re-targeted the clock"})
 
 
+@sent()
+class ClocksSchema(ma.Schema):
+    response = ma.fields.Nested(ResponseClockSchema, metadata={"description": "the first-response promise"})
+
+
+@sent()
 class CaseViewSchema(ma.Schema):
     class Meta:
         ordered = True
@@ -249,11 +341,12 @@ class CaseViewSchema(ma.Schema):
     severity = ma.fields.Integer()
     pool = ma.fields.String()
     tier = ma.fields.String()
-    breached = ma.fields.Function(lambda v: v.clock.breached or any(e.type == "breached" for e in v.entries))
-    clocks = ma.fields.Function(lambda v: {"response": ResponseClockSchema().dump(v.clock)})
+    breached = ma.fields.Boolean(metadata={"description": "the first response was late, or has not come by the deadline"})
+    clocks = ma.fields.Nested(ClocksSchema)
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema), attribute="entries")
 
 
+@sent()
 class CaseSummarySchema(ma.Schema):
     case_id = ma.fields.String()
     customer_id = ma.fields.String()
@@ -269,6 +362,7 @@ class CaseSummarySchema(ma.Schema):
     breached = ma.fields.Boolean()
 
 
+@sent()
 class CasePageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CaseSummarySchema))
     next_cursor = ma.fields.String(allow_none=True)
@@ -289,6 +383,7 @@ class CaseQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
+@sent()
 class AcceptedEventSchema(ma.Schema):
     accepted = ma.fields.Boolean()
     event_id = ma.fields.String()
@@ -300,6 +395,7 @@ class SlaReportQuerySchema(ma.Schema):
     customer = ma.fields.String()
 
 
+@sent()
 class SlaMissSchema(ma.Schema):
     case_id = ma.fields.String()
     severity = ma.fields.Integer()
@@ -310,6 +406,7 @@ class SlaMissSchema(ma.Schema):
     penalty = ma.fields.Float()
 
 
+@sent()
 class SlaCustomerSchema(ma.Schema):
     customer = ma.fields.String()
     plan = ma.fields.String()
@@ -325,6 +422,7 @@ class SlaCustomerSchema(ma.Schema):
     penalty_total = ma.fields.Float()
 
 
+@sent()
 class SlaReportSchema(ma.Schema):
     period = ma.fields.String()
     start = ma.fields.DateTime(format="iso")

@@ -14,6 +14,7 @@ tokens.before_request(json_only)
 class TokenList(MethodView):
     @requires("admin")
     @tokens.response(200, s.TokenSchema(many=True))
+    @tokens.doc(operationId="listTokens")
     def get(self):
         """Every token (never its secret), revoked ones included."""
         return triage().store.tokens()
@@ -21,6 +22,7 @@ class TokenList(MethodView):
     @requires("admin")
     @tokens.arguments(s.NewTokenSchema)
     @tokens.response(201, s.CreatedTokenSchema)
+    @tokens.doc(operationId="createToken")
     def post(self, new):
         """Create a token; its secret is in this answer and nowhere else, ever."""
         record, token = triage().tokens.create(new["name"], new["role"])
@@ -32,6 +34,7 @@ class TokenById(MethodView):
     @requires("admin")
     @tokens.response(204)
     @tokens.alt_response(404, description="No such active token")
+    @tokens.doc(operationId="revokeToken")
     def delete(self, token_id):
         """Revoke a token; every process stops accepting it within the token refresh interval."""
         if not triage().tokens.revoke(token_id):
