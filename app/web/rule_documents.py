@@ -28,6 +28,25 @@ IF_MATCH = {
 }
 
 
+_REFUSALS = {
+    404: "No such document, or no such version",
+    409: "The rules come from files (TRIAGE_RULES_SOURCE=files), or someone published in between (If-Match is stale)",
+    422: "The rules would be invalid; every problem is listed with file, item and field",
+    428: "If-Match is missing",
+}
+
+
+def refusals(*codes: int):
+    """Document the publisher's refusals an operation can answer (see _rule_errors)."""
+
+    def decorate(view):
+        for code in codes:
+            view = rule_documents.alt_response(code, description=_REFUSALS[code])(view)
+        return view
+
+    return decorate
+
+
 def publisher():
     return triage().publisher
 
@@ -55,6 +74,7 @@ def _rule_errors():
 class RuleDocuments(MethodView):
     @requires("ops")
     @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    @refusals(409)
     @rule_documents.doc(operationId="listRuleDocuments")
     def get(self):
         """The current version of every rule document."""
@@ -66,7 +86,7 @@ class RuleDocuments(MethodView):
 class RuleDocument(MethodView):
     @requires("ops")
     @rule_documents.response(200, s.RuleDocumentSchema, headers=ETAG)
-    @rule_documents.alt_response(404, description="No such document")
+    @refusals(404, 409)
     @rule_documents.doc(operationId="getRuleDocument")
     def get(self, name):
         """The current version of a document, its YAML text, and its ETag."""
@@ -77,9 +97,7 @@ class RuleDocument(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RuleContentSchema)
     @rule_documents.response(200, s.RuleVersionSchema, headers=ETAG)
-    @rule_documents.alt_response(409, description="Someone published in between (If-Match is stale)")
-    @rule_documents.alt_response(422, description="The rules would be invalid; every problem is listed")
-    @rule_documents.alt_response(428, description="If-Match is missing")
+    @refusals(404, 409, 422, 428)
     @rule_documents.doc(operationId="publishRuleDocument", parameters=[IF_MATCH])
     def put(self, body, name):
         """Publish a new version; it is live in every worker and instance within a few seconds."""
@@ -94,6 +112,7 @@ class RuleDocument(MethodView):
 class RuleHistory(MethodView):
     @requires("ops")
     @rule_documents.response(200, s.RuleVersionSchema(many=True))
+    @refusals(404, 409)
     @rule_documents.doc(operationId="listRuleDocumentVersions")
     def get(self, name):
         """Every version, newest first: who changed it, when and why."""
@@ -106,6 +125,7 @@ class RuleValidate(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RuleContentSchema)
     @rule_documents.response(200, s.ValidationReportSchema)
+    @refusals(404)
     @rule_documents.doc(operationId="validateRuleDocument")
     def post(self, body, name):
         """Every problem the rules would have with this content (file, item, field); nothing changes."""
@@ -119,6 +139,7 @@ class RuleRollback(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RollbackSchema)
     @rule_documents.response(201, s.RuleVersionSchema)
+    @refusals(404, 409, 422)
     @rule_documents.doc(operationId="rollbackRuleDocument")
     def post(self, body, name):
         """Publish an earlier version's content again, as a new version."""
@@ -131,6 +152,7 @@ class RuleBacktest(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.BacktestSchema)
     @rule_documents.response(200, s.BacktestReportSchema)
+    @refusals(404, 409, 422)
     @rule_documents.doc(operationId="backtestRuleDocument")
     def post(self, body, name):
         """Replay stored decisions at their original instants with the proposed content in place of the
