@@ -4,6 +4,7 @@ tokens, and the calls views and the CLI make."""
 import dataclasses
 import logging
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from app.decide.classify import Decision, classify_case, new_decision_id
 from app.decide.contract import DecisionSchema
 from app.lifecycle.case import CaseView
 from app.lifecycle.casebook import CaseBook, CaseConflict, CaseNotFound, EventInvalid, ReportedEarlier
-from app.lifecycle.scheduler import Scheduler
+from app.lifecycle.scheduler import scheduler_pass
 from app.manage.publishing import Publisher
 from app.rulebook.live import LiveRulebook, StoreSource
 from app.settings import SettingsError
@@ -25,6 +26,26 @@ from app.store.tokens import Tokens
 
 log = logging.getLogger("triage.service")
 _dump = DecisionSchema().dump
+
+
+class Periodic(threading.Thread):
+    """A daemon thread that calls `action` every `interval` seconds while the process lives; an
+    action's failure is logged and the next round comes anyway."""
+
+    def __init__(self, name: str, interval: float, action):
+        super().__init__(name=name, daemon=True)
+        self.interval, self.action = max(interval, 0.05), action  # never a busy loop
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.action()
+            except Exception:
+                log.exception("%s failed; it runs again in %s s", self.name, self.interval)
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 class Triage:
@@ -42,7 +63,7 @@ class Triage:
         self.store, self.spool, self.tokens = store, spool, tokens
         self.record_decisions = record_decisions
         self.flusher: Flusher | None = None
-        self.scheduler: Scheduler | None = None
+        self.threads: list[Periodic] = []
         self.publisher: Publisher | None = None
         self.casebook = CaseBook(store, rulebook)
 
@@ -64,31 +85,39 @@ class Triage:
             versions = database.RuleVersions(store.engine)
             _seed(versions, folder)
             source = StoreSource(versions)
+        model = LiveModel(Path(settings["MODELS_DIR"]))
         triage = cls(
-            LiveRulebook(source, settings["RULES_CHECK_INTERVAL"]),
+            LiveRulebook(source),
             LanguageDetector(languages, settings["DEFAULT_LANGUAGE"]),
             store,
             Spool(instance / "spool"),
             Tokens(store, instance / "tokens.json", settings["TOKEN_REFRESH_INTERVAL"]),
             settings["RECORD_DECISIONS"],
-            LiveModel(Path(settings["MODELS_DIR"]), settings["MODEL_CHECK_INTERVAL"]),
+            model,
         )
         triage.publisher = Publisher(
             versions, triage.rulebook, store, triage.detector, triage.model, Path(settings["RULES_DIR"]) / "tests"
         )
-        triage.flusher = Flusher(triage.spool, triage.store_spooled, settings["SPOOL_FLUSH_INTERVAL"])
+        triage.flusher = Flusher(triage.spool, triage.store_spooled)
         triage.flusher.flush_now()  # decisions left by an earlier run go in first
-        triage.flusher.start()
+        # Work off the request path, in every worker: no request pays for a reload or a model load.
+        triage.threads = [
+            Periodic("spool-flusher", settings["SPOOL_FLUSH_INTERVAL"], triage.flusher.flush_now),
+            Periodic("rules-watcher", settings["RULES_CHECK_INTERVAL"], triage.rulebook.check),
+            Periodic("model-watcher", settings["MODEL_CHECK_INTERVAL"], model.check),
+        ]
         if settings["SCHEDULER_INTERVAL"] > 0:
-            triage.scheduler = Scheduler(triage.casebook, settings["SCHEDULER_INTERVAL"])
-            triage.scheduler.start()
+            triage.threads.append(
+                Periodic("case-scheduler", settings["SCHEDULER_INTERVAL"], lambda: scheduler_pass(triage.casebook))
+            )
+        for thread in triage.threads:
+            thread.start()
         return triage
 
     def stop(self) -> None:
         """Stop the background threads (tests, benchmarks)."""
-        for worker in (self.flusher, self.scheduler):
-            if worker is not None:
-                worker.stop()
+        for thread in self.threads:
+            thread.stop()
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -198,7 +227,6 @@ class Triage:
         return {"at": at, "open": open_, "closed": closed}
 
     def readiness(self) -> dict:
-        self.rulebook.get()  # pick up a pending change so readiness reports what a request would use
         return {
             "status": "ready",
             "pid": os.getpid(),

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,10 @@ def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(traine
     assert client.get("/readyz").get_json()["model"]["active"] is None
 
     assert run("model", "activate", version, "--models-dir", models).returncode == 0  # no restart
+    deadline = time.monotonic() + 30  # the watcher thread loads it, off the request path
+    while client.get("/readyz").get_json()["model"]["active"] != version:
+        assert time.monotonic() < deadline, "the model was not picked up"
+        time.sleep(0.1)
     after = client.post("/v1/classify", json=quiet).get_json()
     classifier = after["severity"]["classifier"]
     assert classifier["model_version"] == version and after["versions"]["model"] == version

@@ -221,6 +221,7 @@ def test_an_instance_that_cannot_load_a_published_version_keeps_the_last_good_on
     triage = app.extensions["triage"]
     live = triage.rulebook.get().version
     store.RuleVersions(triage.store.engine).publish("severity", "levels: {1: a}\n", "elsewhere", "newer format", 1)
+    triage.rulebook.check()  # what the watcher thread does within TRIAGE_RULES_CHECK_INTERVAL
     ready = authed(app).get("/readyz").get_json()["rules"]
     assert ready["version"] == live and ready["refused"]["problems"][0]["file"] == "severity.yaml"
     assert authed(app, "intake").post("/v1/classify", json=case()).get_json()["versions"]["rules"] == live

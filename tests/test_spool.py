@@ -39,10 +39,10 @@ def test_a_failed_save_keeps_everything_and_a_later_flush_writes_it_once(tmp_pat
     def broken(records):
         raise ConnectionError("database away")
 
-    assert Flusher(spool, broken, 1).flush_now() == 0
+    assert Flusher(spool, broken).flush_now() == 0
     assert spool.depth() == 3
     store.save([record("00000000-0000-7000-8000-000000000001")])  # one got through before the outage
-    assert Flusher(spool, store.save, 1).flush_now() == 3
+    assert Flusher(spool, store.save).flush_now() == 3
     assert spool.depth() == 0
     assert [r["decision_id"] for r in store.find().items] == [f"00000000-0000-7000-8000-00000000000{i}" for i in (2, 1, 0)]
     assert store.get("00000000-0000-7000-8000-000000000002")["request"] == {"subject": "ż"}

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import threading
-import time
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -124,39 +123,40 @@ def activate(models_dir: Path, version: str) -> dict:
 
 class LiveModel:
     """The model this process serves, following ACTIVE; without one (or with a refused one) the
-    service runs on rules alone and says why."""
+    service runs on rules alone and says why. The service's watcher thread calls check(), so a model
+    loads (and its serving loops compile) off the request path, and is swapped in whole."""
 
-    def __init__(self, models_dir: Path, check_interval: float = 2.0, clock=time.monotonic):
-        self.models_dir, self.check_interval, self._clock = Path(models_dir), check_interval, clock
+    def __init__(self, models_dir: Path):
+        self.models_dir = Path(models_dir)
         self._lock = threading.Lock()
-        self.model: SeverityModel | None = None
-        self.meta: dict | None = None
+        self._served: tuple[SeverityModel | None, dict | None] = (None, None)
         self.problem: str | None = None
         self._seen: object = object()
-        self._checked = -float("inf")
-        self.get()
+        self.check()
+
+    @property
+    def meta(self) -> dict | None:
+        return self._served[1]
 
     def get(self) -> tuple["SeverityModel | None", dict | None]:
-        if self._clock() - self._checked >= self.check_interval:
-            self.check()
-        return self.model, self.meta
+        """The model and its metadata, as one pair (never a new model with old metadata)."""
+        return self._served
 
     def check(self) -> None:
         with self._lock:
-            self._checked = self._clock()
             version = active_version(self.models_dir)
             if version == self._seen:
                 return
             self._seen = version
             if version is None:
-                self.model, self.meta, self.problem = None, None, None
+                self._served, self.problem = (None, None), None
                 return
             try:
-                self.model, self.meta = load(self.models_dir, version)
+                self._served = load(self.models_dir, version)
                 self.problem = None
                 log.info("model %s active", version)
             except (ModelRefused, Exception) as exc:
-                self.model, self.meta = None, None
+                self._served = (None, None)
                 self.problem = f"model {version} refused, running on rules alone: {exc}"
                 log.error(self.problem)
 

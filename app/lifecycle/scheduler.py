@@ -1,36 +1,20 @@
-"""The scheduler inside the service: a daemon thread in every worker that acts on the due moments
-every few seconds (app.lifecycle.casebook.CaseBook.tick). No cron, no broker: the database hands
-each due moment to one worker, and the timeline's unique step keys make each step happen once."""
+"""The scheduler inside the service: every worker runs a pass every few seconds (the service's
+periodic thread). No cron, no broker: the database hands each due moment to one worker, and the
+timeline's unique step keys make each step happen once."""
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 log = logging.getLogger("triage.scheduler")
 
 
-class Scheduler:
-    def __init__(self, casebook, interval: float):
-        self.casebook, self.interval = casebook, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="case-scheduler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def tick(self) -> int:
-        try:
-            done = self.casebook.tick(datetime.now(UTC))
-        except Exception as exc:  # the database is away: the moments wait in it for the next pass
-            log.warning("scheduler pass failed: %s", exc)
-            return 0
-        if done:
-            log.info("scheduler: %d escalation steps recorded", done)
-        return done
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.tick()
+def scheduler_pass(casebook) -> int:
+    """One pass over the moments due now; how many steps it recorded (0 while the database is away)."""
+    try:
+        done = casebook.tick(datetime.now(UTC))
+    except Exception as exc:  # the database is away: the moments wait in it for the next pass
+        log.warning("scheduler pass failed: %s", exc)
+        return 0
+    if done:
+        log.info("scheduler: %d escalation steps recorded", done)
+    return done

@@ -1,16 +1,16 @@
 """Live rules: the rulebook in force in this process, reloaded when its source changes.
 
 The source is the rules folder (edit the files) or the database (ops publish versions through the
-API; every instance sharing the database follows). Each process looks at the source at most every
-`check_interval` seconds, on its next use: a cheap stamp first, then the texts only if the stamp
-moved, then a full build only if the content is new. An invalid version is refused, logged and
+API; every instance sharing the database follows). A watcher thread in each process looks at the
+source every few seconds (TRIAGE_RULES_CHECK_INTERVAL), never a request: a cheap stamp first, then
+the texts only if the stamp moved, then a full build only if the content is new; the new rulebook
+is swapped in whole. An invalid version is refused, logged and
 reported, and the last good one stays live; so is a source that cannot be read.
 """
 
 import dataclasses
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,17 +62,14 @@ class StoreSource:
 
 
 class LiveRulebook:
-    def __init__(self, source, check_interval: float = 2.0, clock=time.monotonic):
+    def __init__(self, source):
         self.source = source if not isinstance(source, (str, Path)) else FolderSource(Path(source))
-        self.check_interval = check_interval
-        self._clock = clock
         self._lock = threading.Lock()
         self._stamp = self.source.stamp()
         self.current = self._build(*self.source.read())  # an invalid start is an error, not a silent default
         self.loaded_at = _utcnow()
         self.refused: dict | None = None
         self.unreadable: str | None = None
-        self._checked = self._clock()
         log.info("rules %s loaded from %s", self.current.version, self.source.describe())
 
     @staticmethod
@@ -80,15 +77,12 @@ class LiveRulebook:
         return dataclasses.replace(rulebook.build(sources), documents=label)
 
     def get(self) -> rulebook.Rulebook:
-        """The rulebook in force, after picking up a change on disk if one is due."""
-        if self._clock() - self._checked >= self.check_interval:
-            self.check()
+        """The rulebook in force. A request never reloads: the service's watcher thread calls check()."""
         return self.current
 
     def check(self) -> None:
         """Look at the files now; build and swap in a new valid version, or record the refusal."""
         with self._lock:
-            self._checked = self._clock()
             try:
                 stamp = self.source.stamp()
                 if stamp == self._stamp:

@@ -5,7 +5,6 @@ import fcntl
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 
 log = logging.getLogger("triage.spool")
@@ -69,18 +68,10 @@ class Spool:
 
 
 class Flusher:
-    """A daemon thread that flushes the spool every `interval` seconds while the process lives."""
+    """Writes the spool's records through `save`; the service runs it every few seconds."""
 
-    def __init__(self, spool: Spool, save, interval: float):
-        self.spool, self.save, self.interval = spool, save, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="spool-flusher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
+    def __init__(self, spool: Spool, save):
+        self.spool, self.save = spool, save
 
     def flush_now(self) -> int:
         try:
@@ -91,7 +82,3 @@ class Flusher:
         if written:
             log.info("spool flushed: %d decisions written to the database", written)
         return written
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush_now()
