@@ -36,13 +36,16 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/classifier.py
 
-# The shipped default model: the project's own sample tickets, trained and activated.
+# The shipped default model: the project's own sample tickets, trained into the bundled registry
+# (models/; other new models go to TRIAGE_MODELS_DIR, instance/models) and activated for this checkout (instance/models/ACTIVE).
 model: $(STAMP)
 	$(BIN)/triage model sample --output models/sample/tickets.csv
-	$(BIN)/triage model train --data models/sample/tickets.csv --text-columns subject,description \
-		--label-column level --label-map 1=1,2=2,3=3,4=4 --feature-columns language --activate
+	version=$$($(BIN)/triage model train --data models/sample/tickets.csv --text-columns subject,description \
+		--label-column level --label-map 1=1,2=2,3=3,4=4 --feature-columns language --output models | tail -n 1) && \
+		$(BIN)/triage model activate $$version
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -18,10 +18,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app import settings
     from app.service import Triage
-    from app.web import access, errors, openapi
+    from app.web import access, edge, errors, openapi
     from app.web.blueprints import BLUEPRINTS
 
     app = Flask(__name__)
+    edge.init_app(app)  # the request class and the strict JSON provider
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answer in the schema's order
     app.config.update(openapi.settings())
     app.config.update(settings.load(overrides))
@@ -33,6 +34,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         rest.register_blueprint(blueprint)
     openapi.complete(rest)
+    app.before_request(edge.limit)  # a body over its limit: 413 before anything else
     app.before_request(access.authenticate)
+    app.before_request(edge.path_values)
+    app.before_request(edge.parse)  # every JSON body parsed strictly, for every endpoint
     errors.init_app(app)
     return app

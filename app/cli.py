@@ -1,5 +1,5 @@
 """The operator CLI, `triage`: rules (check, test, export, import), classify and route one case,
-db upgrade, tokens, decisions export, and model (train, evaluate, list, activate, sample).
+db upgrade, tokens, decisions export, and model (train, evaluate, list, activate, shadow, compare, sample).
 
 Settings come from app.settings, as the service's do. Heavy modules (Flask, scikit-learn, numba) are
 imported only by the commands that use them, so `triage --help` and `triage rules check` start fast."""
@@ -258,17 +258,17 @@ def sla_tick():
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sla_report_command(period, customer, fmt):
     """Per customer: cases, responses met and missed, attainment, response minutes, misses and penalties."""
-    from app.lifecycle.report import PeriodInvalid, period_bounds, sla_report
+    from app.lifecycle.report import PeriodInvalid, sla_report, window
 
     try:
-        start, end = period_bounds(period)
+        start, end = window(period)
     except PeriodInvalid as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from None
     triage = _service(SCHEDULER_INTERVAL=0)
     try:
-        report = sla_report(
-            period, triage.casebook.reported(start, end, customer, datetime.now(UTC)), triage.rulebook.get().contracts
-        )
+        rules = triage.rulebook.get()
+        views = triage.casebook.reported(start, end, customer, datetime.now(UTC))
+        report = sla_report(period, views, rules.contracts, rules.terms)
     finally:
         triage.stop()
     if fmt == "json":
@@ -343,8 +343,14 @@ def tokens_list():
 @tokens.command("revoke")
 @click.argument("token_id")
 def tokens_revoke(token_id):
-    """Revoke a token by its id."""
-    if not _service().tokens.revoke(token_id):
+    """Revoke a token by its id (never the last active admin token)."""
+    from app.store.database import LastAdminToken
+
+    try:
+        revoked = _service().tokens.revoke(token_id)
+    except LastAdminToken as exc:
+        raise click.ClickException(str(exc)) from None
+    if not revoked:
         raise click.ClickException(f"no active token {token_id}") from None
     click.echo(f"token {token_id} revoked")
 
@@ -379,14 +385,19 @@ def decisions_export(fmt, since, output):
 
 @main.group()
 def model():
-    """Train, evaluate, list and activate severity classifiers."""
+    """Train, evaluate, list, activate and shadow severity classifiers.
+
+    New models go into the deployment's registry (TRIAGE_MODELS_DIR, default instance/models), which
+    also keeps ACTIVE and SHADOW; the registry shipped with triage (the bundled models/) is searched
+    after it, so its versions can be listed, activated and shadowed as they are."""
 
 
 _models_option = click.option(
     "--models-dir",
     type=click.Path(file_okay=False),
     callback=_folder("MODELS_DIR"),
-    help="The model registry; default TRIAGE_MODELS_DIR, or the bundled models.",
+    help="The deployment's registry (new models, ACTIVE, SHADOW); default TRIAGE_MODELS_DIR, or instance/models. "
+    "The bundled registry is searched after it.",
 )
 
 
@@ -412,33 +423,87 @@ def _columns(text_columns, label_column, label_map, feature_columns):
 
 
 def _progress():
+    """Lines saying what training does, on standard error (written between the progress bars)."""
     import time
 
+    from tqdm import tqdm
+
     started = time.monotonic()
-    return lambda step: click.echo(f"[{time.monotonic() - started:6.1f}s] {step}", err=True)
+    return lambda step: tqdm.write(f"[{time.monotonic() - started:6.1f}s] {step}", file=sys.stderr)
+
+
+def _model_bars():
+    """Progress bars (tqdm) for vectorising, cross-validation and fitting, on standard error; none
+    when standard error is not a terminal (a log file, CI)."""
+    from tqdm import tqdm
+
+    quiet = not sys.stderr.isatty()
+
+    def bar(total: int, description: str, leave: bool = True):
+        unit = " texts" if description.startswith("vectorising") else " steps"
+        return tqdm(total=total, desc=description, leave=leave, file=sys.stderr, disable=quiet, unit=unit, dynamic_ncols=True)
+
+    return bar
+
+
+_SAMPLE_NOTE = (
+    "[sample data]: measured on held-out rows of the project's own template tickets (triage model sample), which share "
+    "their templates with the training rows; it says nothing about real cases"
+)
 
 
 @model.command("train")
 @_column_options
+@click.option(
+    "--language-column",
+    default="language",
+    show_default=True,
+    help="Held-out metrics per language, when the data has this column.",
+)
 @click.option(
     "--from-store", is_flag=True, help="Train on stored decisions; an engineer's correction wins over the original level."
 )
 @click.option("--since", callback=_instant, help="With --from-store: decisions made at or after this instant.")
 @click.option(
     "--output",
-    "models_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder("MODELS_DIR"),
-    help="The registry to save into; default TRIAGE_MODELS_DIR, or the bundled models.",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The registry to save into; default TRIAGE_MODELS_DIR, or instance/models (`make model` gives the bundled models/).",
 )
-@click.option("--activate", is_flag=True, help="Serve the new model at once.")
-def model_train(data_file, text_columns, label_column, label_map, feature_columns, from_store, since, models_dir, activate):
+@click.option("--activate", is_flag=True, help="Serve the new model at once (ACTIVE in TRIAGE_MODELS_DIR).")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/report.html (data, held-out metrics per level and language, the confusion matrix, the active model "
+    "on the same rows) and DIR/confusion.png (needs matplotlib: triage[plot]).",
+)
+def model_train(
+    data_file,
+    text_columns,
+    label_column,
+    label_map,
+    feature_columns,
+    language_column,
+    from_store,
+    since,
+    output,
+    activate,
+    report_dir,
+):
     """Train a model, measure it on a held-out share, and save it to the registry."""
     import hashlib
 
-    from app.classifier import registry
+    from app.classifier import registry, samples
     from app.classifier.model import Columns, TrainingError, prepare, read_rows, train
 
+    home, shipped = Path(settings.load()["MODELS_DIR"]), settings.bundled("models")
+    output = output or home
+    if activate and not any(registry.same_folder(output, folder) for folder in (home, shipped)):
+        raise click.ClickException(
+            f"--activate: the service looks for models in {home} (TRIAGE_MODELS_DIR) and {shipped} (bundled), not in "
+            f"{output}; save the model into one of them, or leave out --activate"
+        )
     progress = _progress()
     try:
         if from_store:
@@ -459,31 +524,97 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
             rows, digest = read_rows(data_file)
             source = str(data_file)
         inputs, levels = prepare(rows, columns)
+        languages = [row.get(language_column) for row in rows] if language_column and language_column in rows[0] else None
         progress(f"{len(rows)} rows, levels {dict(sorted(Counter(levels.tolist()).items()))}")
-        fitted, metrics = train(inputs, levels, bool(columns.features), progress)
+        fitted, metrics = train(inputs, levels, bool(columns.features), progress, groups=languages, bars=_model_bars())
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from None
+    texts = [item["text"] for item in inputs]
+    sample = samples.generated_share(texts) >= 0.9
     progress("saving")
     meta = registry.save(
-        models_dir,
+        output,
         fitted,
         {
             "rows": len(rows),
             "data": source,
             "data_sha256": digest,
+            "sample_data": sample,
             "columns": columns.to_dict(),
             "options": {"classifier": fitted.classifier, "holdout": 0.2, "precedent_threshold": fitted.precedent_threshold},
             "metrics": metrics,
         },
+        training_rows=(texts, levels),
     )
     click.echo(
         f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
-        f"{meta['artifact_bytes'] / 1e6:.1f} MB"
+        f"{meta['artifact_bytes'] / 1e6:.1f} MB, in {output}"
     )
+    _print_scores(metrics, language_column)
+    if sample:
+        click.echo(
+            "note: the data are the project's own template tickets (triage model sample): the held-out rows share their "
+            "templates with the training rows, so these metrics say nothing about real cases ([sample data] in model list)"
+        )
+    if report_dir is not None:
+        comparison = _active_on_heldout(home, shipped, rows, levels, columns, progress)
+        summary = {
+            "rows": len(rows),
+            "levels": {str(level): n for level, n in sorted(Counter(levels.tolist()).items())},
+            "languages": dict(Counter(str(code or "unknown") for code in languages).most_common()) if languages else None,
+        }
+        from app.classifier import report
+
+        written = report.write(report_dir, meta, summary, comparison)
+        if written["problem"]:
+            click.echo(f"report: {written['problem']}; the report has the numbers without the picture", err=True)
+        click.echo(f"report written to {written['report']}" + (f" and {written['picture']}" if written["picture"] else ""))
     if activate:
-        registry.activate(models_dir, meta["version"])
+        registry.activate(home, meta["version"], shipped)
         click.echo(f"model {meta['version']} is now active")
     click.echo(meta["version"])
+
+
+def _print_scores(metrics: dict, language_column: str) -> None:
+    """The held-out metrics per level and, when the data has languages, per language."""
+    click.echo(f"held-out rows: {metrics['rows']}")
+    click.echo("level  precision  recall     f1  support")
+    for level, row in metrics["per_level"].items():
+        click.echo(f"{level:>5}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}")
+    if metrics.get("per_language"):
+        click.echo(f"{language_column:>8}  rows  accuracy  macro-F1")
+        for code, row in metrics["per_language"].items():
+            click.echo(f"{code[:8]:>8}  {row['rows']:4d}  {row['accuracy']:8.3f}  {row['macro_f1']:8.3f}")
+
+
+def _active_on_heldout(home: Path, shipped: Path, rows: list[dict], levels, columns, progress) -> dict | None:
+    """The active model measured on the rows the new model held out (None: no model is active)."""
+    from app.classifier import overlap, registry
+    from app.classifier.model import Columns, heldout_rows, prepare, scores_of
+
+    version = registry.active_version(home)
+    if version is None:
+        return None
+    progress(f"measuring the active model {version} on the same held-out rows")
+    try:
+        folder = registry.locate(registry.registries(home, shipped), version)
+        active, meta = registry.load(folder, version)
+        theirs = meta["columns"]
+        _, test_rows = heldout_rows(levels)
+        held = [rows[i] for i in test_rows]
+        text = tuple(theirs["text_columns"]) if all(c in rows[0] for c in theirs["text_columns"]) else columns.text
+        features = tuple(theirs["feature_columns"])
+        held = [{**dict.fromkeys(features, ""), **row} for row in held]  # a field the data lacks is empty, as at intake
+        inputs, _ = prepare(held, Columns(text, columns.label, columns.label_map, features), need_labels=False)
+        truth = levels[test_rows]
+        seen = overlap.seen(folder / version, meta, [item["text"] for item in inputs], truth)
+        return {
+            "version": version,
+            "metrics": scores_of(active.predict(inputs), truth, active.levels),
+            "seen": None if seen is None else int(seen.sum()),
+        }
+    except Exception as exc:  # the report says why; training is not undone for it
+        return {"version": version, "problem": f"{type(exc).__name__}: {exc}"}
 
 
 @model.command("evaluate")
@@ -498,23 +629,61 @@ def model_train(data_file, text_columns, label_column, label_map, feature_column
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the confusion matrix as a PNG.")
 def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, feature_columns, as_json, plot):
-    """Score a model on labelled data: accuracy, macro-F1, per level, confusion matrix."""
-    from app.classifier import registry
-    from app.classifier.model import TrainingError, evaluate, prepare, read_rows
+    """Score a model on labelled data: accuracy, macro-F1, per level, confusion matrix; warn (stderr,
+    and seen_in_training in --json) when the data overlaps the model's training data."""
+    from app.classifier import overlap, registry, samples
+    from app.classifier.model import TrainingError, prepare, read_rows, scores_of
 
     try:
         if data_file is None:
             raise TrainingError("give --data FILE")
         fitted, meta = registry.load(model_dir.parent, model_dir.name)
-        rows, _ = read_rows(data_file)
+        rows, digest = read_rows(data_file)
         inputs, levels = prepare(rows, _columns(text_columns, label_column, label_map, feature_columns))
     except (TrainingError, registry.ModelRefused) as exc:
         raise click.ClickException(str(exc)) from None
-    metrics = evaluate(fitted, inputs, levels)
+    predicted = fitted.predict(inputs)
+    metrics = scores_of(predicted, levels, fitted.levels)
+    texts = [item["text"] for item in inputs]
+    found = overlap.check(model_dir, meta, digest, texts, levels)
+    unseen_mask = ~found.pop("mask")
+    unseen = None
+    if found["seen_in_training"]:
+        click.echo(
+            f"WARNING: {overlap.describe(meta['version'], found)}. These metrics are not held-out: they measure memory "
+            "and overstate how the model does on new cases.",
+            err=True,
+        )
+        if found["rows_seen"] and unseen_mask.any():
+            unseen = scores_of(predicted[unseen_mask], levels[unseen_mask], fitted.levels)
+    elif found["seen_in_training"] is None:
+        click.echo(
+            f"note: model {meta['version']} was saved without row hashes: only the file's sha256 was compared (it differs "
+            "from the training file's), so rows it was trained on may still be in the data",
+            err=True,
+        )
+    sample = samples.generated_share(texts) >= 0.9
+    if sample:
+        click.echo(
+            "note: the data are the project's own template tickets (triage model sample); metrics on them say "
+            "little about real cases",
+            err=True,
+        )
     if plot:
         _plot_confusion(metrics, plot, f"{meta['version']} on {data_file.name}")
     if as_json:
-        click.echo(json.dumps({"model": meta["version"], **metrics}))
+        click.echo(
+            json.dumps(
+                {
+                    "model": meta["version"],
+                    **metrics,
+                    "seen_in_training": found["seen_in_training"],
+                    "training_overlap": found,
+                    "sample_data": sample,
+                    **({"unseen_rows": unseen} if unseen else {}),
+                }
+            )
+        )
         return
     click.echo(f"model {meta['version']} on {data_file} ({metrics['rows']} rows)")
     click.echo(f"accuracy {metrics['accuracy']:.3f}   macro-F1 {metrics['macro_f1']:.3f}")
@@ -524,67 +693,174 @@ def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, 
     click.echo("confusion (rows: true level, columns: predicted) " + " ".join(f"{level:>5}" for level in metrics["levels"]))
     for level, row in zip(metrics["levels"], metrics["confusion_matrix"]):
         click.echo(f"{level:>5} " + " ".join(f"{n:>5}" for n in row))
+    if found["seen_in_training"]:
+        click.echo(f"seen in training: {overlap.describe(meta['version'], found)}")
+        if unseen:
+            click.echo(
+                f"on the {unseen['rows']} rows it was not trained on: accuracy {unseen['accuracy']:.3f}   "
+                f"macro-F1 {unseen['macro_f1']:.3f}"
+            )
 
 
 def _plot_confusion(metrics: dict, path: Path, title: str) -> None:
+    from app.classifier.report import PlotUnavailable, plot_confusion
+
     try:
-        import matplotlib
-    except ImportError:
+        plot_confusion(metrics, path, title)
+    except PlotUnavailable:
         raise click.ClickException("--plot needs matplotlib: pip install 'triage[plot]'") from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix, levels = metrics["confusion_matrix"], metrics["levels"]
-    figure, axes = plt.subplots(figsize=(4.5, 4))
-    axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(levels)), [str(level) for level in levels])
-    axes.set_yticks(range(len(levels)), [str(level) for level in levels])
-    axes.set_xlabel("predicted level")
-    axes.set_ylabel("true level")
-    axes.set_title(f"{title}\nmacro-F1 {metrics['macro_f1']:.3f}", fontsize=9)
-    peak = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, n in enumerate(row):
-            axes.text(j, i, str(n), ha="center", va="center", color="white" if n > peak / 2 else "black")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 @model.command("list")
 @_models_option
 def model_list(models_dir):
-    """Every version in the registry with its held-out metrics; * marks the active one."""
+    """Every version in the deployment's registry and the bundled one, with its held-out metrics;
+    * marks the active one, ~ the shadowed one, [sample data] metrics measured on the sample tickets."""
     from app.classifier import registry
 
+    folders = registry.registries(models_dir, settings.bundled("models"))
     active = registry.active_version(models_dir)
-    for meta in registry.versions(models_dir):
-        mark = "*" if meta["version"] == active else " "
-        if "error" in meta:
-            click.echo(f"{mark} {meta['version']}  {meta['error']}")
-            continue
-        m = meta["metrics"]
-        options = meta.get("options", {})
-        precedents = f"precedents >= {options['precedent_threshold']}" if options.get("precedent_threshold") else "no precedents"
-        click.echo(
-            f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
-            f"{options.get('classifier', '-'):8s}  {precedents:18s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  data {meta['data']}"
-        )
+    shadow = registry.active_version(models_dir, registry.SHADOW)
+    samples_sha = {registry.sha256_of(path) for folder in folders for path in sorted((folder / "sample").glob("*.csv"))}
+    listed, marked = registry.listed(folders), False
+    for number, folder in enumerate(folders):
+        role = "new models; its ACTIVE and SHADOW choose" if number == 0 else "shipped with triage"
+        click.echo(f"registry {folder} ({role})")
+        versions = [meta for meta in listed if meta["registry"] == str(folder)]
+        if not versions:
+            click.echo("  (no models)")
+        for meta in versions:
+            mark = "*" if meta["version"] == active else "~" if meta["version"] == shadow else " "
+            if "error" in meta:
+                click.echo(f"{mark} {meta['version']}  {meta['error']}")
+                continue
+            m = meta["metrics"]
+            options = meta.get("options", {})
+            precedents = (
+                f"precedents >= {options['precedent_threshold']}" if options.get("precedent_threshold") else "no precedents"
+            )
+            sample = bool(meta.get("sample_data")) or meta.get("data_sha256") in samples_sha
+            marked |= sample
+            click.echo(
+                f"{mark} {meta['version']}  created {meta['created_at'][:19]}  rows {meta['rows']:6d}  "
+                f"{options.get('classifier', '-'):8s}  {precedents:18s}  macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}"
+                f"{'  [sample data]' if sample else ''}  data {meta['data']}"
+            )
+    known = {meta["version"] for meta in listed}
+    for name, version in (("ACTIVE", active), ("SHADOW", shadow)):
+        if version is not None and version not in known:
+            click.echo(f"{name} names {version}, which no registry has: the service refuses it", err=True)
+    click.echo("* active   ~ shadowed (scored beside the decisions, not used)")
+    if marked:
+        click.echo(_SAMPLE_NOTE)
 
 
 @model.command("activate")
 @click.argument("version")
 @_models_option
 def model_activate(version, models_dir):
-    """Serve VERSION (after checking its hash and scikit-learn version); every worker picks it up."""
+    """Serve VERSION, of either registry (after checking its hash and scikit-learn version); every
+    worker picks it up. ACTIVE is written in the deployment's registry."""
     from app.classifier import registry
 
     try:
-        registry.activate(models_dir, version)
+        registry.activate(models_dir, version, settings.bundled("models"))
     except registry.ModelRefused as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} is now active")
+
+
+@model.command("shadow")
+@click.argument("version", required=False)
+@click.option("--off", is_flag=True, help="Stop shadowing.")
+@_models_option
+def model_shadow(version, off, models_dir):
+    """Shadow VERSION (of either registry): every worker also scores each recorded case with it, off the
+    request path, and stores its level and confidence beside the decision without using them (see
+    `triage model compare`). Without VERSION, say which model is shadowed."""
+    from app.classifier import registry
+
+    if off and version:
+        raise click.UsageError("give VERSION or --off, not both")
+    if off:
+        stopped = registry.clear(models_dir, registry.SHADOW)
+        click.echo("shadow mode off" if stopped else "no model was shadowed")
+        return
+    if version is None:
+        current = registry.active_version(models_dir, registry.SHADOW)
+        click.echo(f"model {current} is shadowed" if current else "no model is shadowed")
+        return
+    try:
+        registry.activate(models_dir, version, settings.bundled("models"), pointer=registry.SHADOW)
+    except registry.ModelRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model {version} is now shadowed: its scores are stored beside each new decision (triage model compare)")
+    if version == registry.active_version(models_dir):
+        click.echo("note: it is also the active model, so it will agree with it every time", err=True)
+
+
+@model.command("compare")
+@click.option("--since", callback=_instant, help="Decisions made at or after this instant (ISO 8601 with offset); default all.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def model_compare(since, as_json):
+    """For decisions with shadow scores: how often the shadow model agrees with the active model, with
+    the final level and with engineers' corrections (the latest that gives a severity), with counts."""
+    from app.store import database
+    from app.store.shadow import ShadowScores
+
+    resolved = settings.load()
+    if resolved["EMBEDDED_DATABASE"]:
+        Path(resolved["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+        database.upgrade(resolved["DATABASE_URL"])
+    engine = database.engine_for(resolved["DATABASE_URL"], resolved["DATABASE_TIMEOUT"])
+    try:
+        found = ShadowScores(engine).compare(since)
+    except Exception as exc:  # unreachable, or not migrated to the shadow_scores table
+        raise click.ClickException(
+            f"the decision store did not answer ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            f"is it reachable and migrated (schema {database.head_revision()}: triage db upgrade)?"
+        ) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({**found, "since": since.isoformat() if since else None}, indent=2))
+        return
+    if not found["models"]:
+        click.echo(
+            "no shadow scores"
+            + (f" since {since.isoformat()}" if since else "")
+            + ": shadow a model with triage model shadow VERSION"
+        )
+        return
+
+    def agreed(part: dict) -> str:
+        rate = "-" if part["rate"] is None else f"{part['rate']:.1%}"
+        return f"{part['agree']} of {part['compared']} agree ({rate})"
+
+    for summary in found["models"]:
+        active, corrections = summary["active_model"], summary["corrections"]
+        click.echo(
+            f"shadow model {summary['model_version']}: {summary['decisions']} decision(s) scored"
+            + (f" since {since.isoformat()}" if since else "")
+        )
+        versions = ", ".join(f"{version} ({n})" for version, n in active["versions"].items())
+        click.echo(f"  with the active model's level   {agreed(active)}" + (f"   [{versions}]" if versions else ""))
+        click.echo(f"  with the final level            {agreed(summary['final_level'])}")
+        click.echo(
+            f"  with engineers' corrections     {agreed(corrections)}"
+            + (
+                f"; the final level agreed with {corrections['final_level_agree']} of {corrections['compared']}, "
+                f"the active model with {corrections['active_model_agree']} of {corrections['active_model_compared']}"
+                if corrections["compared"]
+                else ""
+            )
+        )
+        levels = summary["levels"]
+        shown = sorted(set(levels["shadow"]) | set(levels["final"]))
+        click.echo(
+            "  levels (shadow/final)           "
+            + "  ".join(f"{level}: {levels['shadow'].get(level, 0)}/{levels['final'].get(level, 0)}" for level in shown)
+        )
 
 
 @model.command("sample")

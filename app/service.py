@@ -8,20 +8,22 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.classifier.registry import LiveModel
+from app.classifier.registry import SHADOW, LiveModel
+from app.classifier.shadow import Shadow
 from app.decide.cases import Case
-from app.decide.classify import Decision, classify_case, new_decision_id
+from app.decide.classify import Decision, classify_case, new_decision_id, predict
 from app.decide.contract import DecisionSchema
 from app.lifecycle.case import CaseView
-from app.lifecycle.casebook import CaseBook, CaseConflict, CaseNotFound, EventInvalid, ReportedEarlier
+from app.lifecycle.casebook import CaseBook, CaseNotFound, ReportedEarlier
 from app.lifecycle.scheduler import scheduler_pass
 from app.manage.publishing import Publisher
 from app.rulebook.live import LiveRulebook, StoreSource
-from app.settings import SettingsError
+from app.settings import SettingsError, bundled
 from app.severity.language import LanguageDetector
 from app.store import database
 from app.store.cases import new_event_id
-from app.store.spool import Flusher, Spool
+from app.store.shadow import ShadowScores
+from app.store.spool import Flusher, FlushStopped, Spool
 from app.store.tokens import Tokens
 
 log = logging.getLogger("triage.service")
@@ -85,7 +87,10 @@ class Triage:
             versions = database.RuleVersions(store.engine)
             _seed(versions, folder)
             source = StoreSource(versions)
-        model = LiveModel(Path(settings["MODELS_DIR"]))
+        # the deployment's registry (ACTIVE, SHADOW, new models), then the shipped one
+        model = LiveModel(Path(settings["MODELS_DIR"]), bundled("models"))
+        shadow_holder = LiveModel(Path(settings["MODELS_DIR"]), bundled("models"), SHADOW)
+        model.shadow = Shadow(shadow_holder, predict, ShadowScores(store.engine).add)
         triage = cls(
             LiveRulebook(source),
             LanguageDetector(languages, settings["DEFAULT_LANGUAGE"]),
@@ -105,6 +110,7 @@ class Triage:
             Periodic("spool-flusher", settings["SPOOL_FLUSH_INTERVAL"], triage.flusher.flush_now),
             Periodic("rules-watcher", settings["RULES_CHECK_INTERVAL"], triage.rulebook.check),
             Periodic("model-watcher", settings["MODEL_CHECK_INTERVAL"], model.check),
+            Periodic("model-shadow", settings["MODEL_CHECK_INTERVAL"], model.shadow.check),
         ]
         if settings["SCHEDULER_INTERVAL"] > 0:
             triage.threads.append(
@@ -142,9 +148,10 @@ class Triage:
             except ReportedEarlier as earlier:  # a case classified again: its clock runs from the first report
                 decision = self._decide(dataclasses.replace(case, reported_at=earlier.reported_at), now)
                 self.casebook.record_decision(self._record_of(decision, body, principal), now)
-        except CaseConflict:
-            raise
-        except Exception as exc:  # the database is away: the spool keeps the decision until a flush
+        except Exception as exc:
+            if not self.store.transient(exc):
+                raise
+            # the database is away: the spool keeps the decision until a flush
             log.error("decision %s spooled, the database did not take it: %s", decision.decision_id, exc)
             self.spool.append(self._record_of(decision, body, principal))
         return decision
@@ -158,9 +165,10 @@ class Triage:
 
         return self.classify(case, now, count_cases=count_cases)
 
-    @staticmethod
-    def _record_of(decision: Decision, body: dict, principal) -> dict:
+    def _record_of(self, decision: Decision, body: dict, principal) -> dict:
         case = decision.case
+        if self.model is not None and self.model.shadow is not None:  # scored later, off the request path
+            self.model.shadow.submit(decision.decision_id, case, decision.language.code)
         return {
             "case_id": case.case_id,
             "tier": decision.routing.pool.tier,
@@ -185,25 +193,32 @@ class Triage:
         event = {**event, "event_id": event.get("event_id") or new_event_id()}
         try:
             return self.casebook.record_event(case_id, event, now)
-        except (CaseConflict, CaseNotFound, EventInvalid):
-            raise
+        except CaseNotFound:
+            if not self.spool.holds_case(case_id):
+                raise
+            log.warning("event %s waits in the spool behind its case %s's decision", event["event_id"], case_id)
         except Exception as exc:
+            if not self.store.transient(exc):
+                raise
             log.error("event %s on case %s spooled, the database did not take it: %s", event["event_id"], case_id, exc)
-            self.spool.append({"kind": "event", "case_id": case_id, **event})
-            return None
+        self.spool.append({"kind": "event", "case_id": case_id, **event})
+        return None
 
     def store_spooled(self, records: list[dict]) -> None:
-        """Write spooled decisions and events, in the order they came; one the case refuses now (its
-        state moved on, or the case id turned out to be another customer's) is set aside with why."""
-        for record in records:
+        """Write spooled decisions and events in the order they came. One the database or the case
+        refuses for what it says (the case's state moved on, the id is another customer's, a value the
+        database cannot store) is set aside with why; the database going away stops the flush there."""
+        for taken, record in enumerate(records):
             record = _revived(record)
             try:
                 if record.get("kind") == "event":
-                    self.casebook.record_event(record["case_id"], record, _utcnow())
+                    self.casebook.record_event(record["case_id"], record, _utcnow(), replayed=True)
                 else:
                     self.casebook.record_decision(record, _utcnow(), as_answered=True)
-            except (CaseConflict, CaseNotFound, EventInvalid) as exc:
-                self.spool.reject(record, str(exc))
+            except Exception as exc:
+                if self.store.transient(exc):
+                    raise FlushStopped(taken, exc) from exc
+                self.spool.reject(record, f"{type(exc).__name__}: {exc}"[:1000])
 
     # -- ops --------------------------------------------------------------------------------
 
@@ -235,6 +250,8 @@ class Triage:
             "model": self.model.status() if self.model else None,
             "database": self._database_status(),
             "spool_depth": self.spool.depth(),
+            "spool_rejected": self.spool.rejected(),
+            "spool_oldest_seconds": self.spool.oldest(),
         }
 
     def _database_status(self) -> dict:

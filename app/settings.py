@@ -12,6 +12,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from app.rulelang.domain import MAX_RULE_DOCUMENT
+
 PREFIX = "TRIAGE_"
 
 
@@ -23,13 +25,14 @@ def bundled(name: str) -> Path:
 DEFAULTS: dict[str, Any] = {
     "RULES_DIR": "",  # empty: the bundled rules
     "INSTANCE_DIR": "instance",  # relative to the working directory
-    "MODELS_DIR": "",  # empty: the bundled model registry; ACTIVE names the served version
+    "MODELS_DIR": "",  # empty: <instance>/models; new models, ACTIVE and SHADOW (the bundled registry is searched too)
     "MODEL_CHECK_INTERVAL": 2.0,  # seconds between looks at the registry's ACTIVE
     "RULES_SOURCE": "files",  # files: edit the rules folder; database: publish versions through the API
     "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rules' source
     "LANGUAGES": "all",  # the detector's languages: all (see app/severity/language.py) or ISO 639-1 codes, a,b,c
     "DEFAULT_LANGUAGE": "en",
-    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # bytes of a request body
+    "MAX_RULES_CONTENT_LENGTH": MAX_RULE_DOCUMENT,  # bytes of a request body to /v1/rules/*
     "LOG_LEVEL": "INFO",
     "DATABASE_URL": "",  # empty: a SQLite file in the instance folder, migrated on start
     "DATABASE_TIMEOUT": 5.0,  # seconds a write may wait for the database before the spool takes it
@@ -67,8 +70,8 @@ def load(overrides: dict | None = None, environ: Mapping[str, str] | None = None
     for key, default in DEFAULTS.items():
         values[key] = _typed(key, values[key], default)
     values["RULES_DIR"] = values["RULES_DIR"] or str(bundled("rules"))
-    values["MODELS_DIR"] = values["MODELS_DIR"] or str(bundled("models"))
     values["INSTANCE_DIR"] = str(Path(values["INSTANCE_DIR"]).absolute())
+    values["MODELS_DIR"] = values["MODELS_DIR"] or str(Path(values["INSTANCE_DIR"]) / "models")
     values["DATABASE_URL"] = values["DATABASE_URL"] or f"sqlite:///{Path(values['INSTANCE_DIR']) / 'triage.db'}"
     values["EMBEDDED_DATABASE"] = values["DATABASE_URL"] == f"sqlite:///{Path(values['INSTANCE_DIR']) / 'triage.db'}"
     return values

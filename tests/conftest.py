@@ -102,3 +102,23 @@ def authed(application, role: str = "admin"):
     token = application.extensions["triage"].tokens.create(f"test {role}", role)[1]
     test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return test_client
+
+
+@pytest.fixture(autouse=True)
+def _stop_services_made_in_the_test(monkeypatch):
+    """Every service a test builds is stopped after it: its background threads (watchers, flusher,
+    scheduler) would otherwise go on polling for the rest of the run."""
+    from app.service import Triage
+
+    made = []
+    build = Triage.from_settings.__func__
+
+    def recording(cls, settings):
+        triage = build(cls, settings)
+        made.append(triage)
+        return triage
+
+    monkeypatch.setattr(Triage, "from_settings", classmethod(recording))
+    yield
+    for triage in made:
+        triage.stop()

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
+from app import create_app, settings
 from app.classifier import registry, samples
 from app.classifier.model import Columns, TrainingError, parse_label_map, prepare
+from app.settings import bundled
 
 from .conftest import authed, case
 
@@ -98,6 +99,112 @@ def test_evaluate_prints_tables_json_and_a_plot(trained, tmp_path):
     assert set(as_json) >= {"accuracy", "macro_f1", "per_level", "confusion_matrix"}
     assert set(as_json["per_level"]) == {"1", "2", "3", "4"} and len(as_json["confusion_matrix"]) == 4
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _evaluate(model_dir, data, *more):
+    return run(
+        "model",
+        "evaluate",
+        "--model",
+        model_dir,
+        "--data",
+        data,
+        "--text-columns",
+        "subject,description",
+        "--label-column",
+        "level",
+        *LEVELS,
+        "--feature-columns",
+        "language",
+        *more,
+    )
+
+
+def test_training_reports_held_out_metrics_per_level_and_per_language(trained):
+    models, version, _, done = trained
+    metrics = json.loads((models / version / "model.json").read_text())["metrics"]
+    languages = metrics["per_language"]
+    assert set(languages) == {"en", "de", "ru", "cs", "id", "pl", "da"}
+    assert sum(row["rows"] for row in languages.values()) == metrics["rows"] == 45  # the held-out 20%
+    for code, row in languages.items():
+        assert set(row) == {"rows", "accuracy", "macro_f1", "per_level"}
+        assert f"{code:>8}  {row['rows']:4d}  {row['accuracy']:8.3f}  {row['macro_f1']:8.3f}" in done.stdout
+    for level, row in metrics["per_level"].items():
+        assert f"{level:>5}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}" in done.stdout
+    assert "%|" not in done.stderr  # no progress bars when standard error is not a terminal; the step lines stay
+
+
+def test_evaluating_on_training_data_warns_and_says_seen_in_training(trained, tmp_path):
+    models, version, data, _ = trained
+    meta = json.loads((models / version / "model.json").read_text())
+    distinct = len({(r["subject"], r["description"], r["level"]) for r in samples.generate(per_level=8)})  # 221 of 224
+    assert meta["row_hashes"]["distinct_rows"] == distinct and (models / version / "rows.hashes").stat().st_size == distinct * 8
+    same = _evaluate(models / version, data, "--json")
+    warnings = [line for line in same.stderr.splitlines() if line.startswith("WARNING")]
+    assert same.returncode == 0 and len(warnings) == 1 and "224 of 224 rows (100%) were training rows" in warnings[0]
+    found = json.loads(same.stdout)
+    assert found["seen_in_training"] is True
+    assert found["training_overlap"]["same_file"] is True and found["training_overlap"]["rows_seen"] == 224
+
+    # another file with some of the same rows (re-cased and re-spaced: still the same rows)
+    rows = samples.generate(per_level=10, seed=7)
+    training = {(r["subject"], r["description"]) for r in samples.generate(per_level=8, seed=7)}
+    overlapping = sum((r["subject"], r["description"]) in training for r in rows)
+    rows[0] = {**rows[0], "subject": rows[0]["subject"].upper() + "  ", "description": " ".join(rows[0]["description"].split())}
+    samples.write(tmp_path / "other.csv", rows)
+    other = _evaluate(models / version, tmp_path / "other.csv", "--json")
+    found = json.loads(other.stdout)
+    assert other.stderr.startswith("WARNING") and found["seen_in_training"] is True
+    assert found["training_overlap"]["same_file"] is False and 0 < found["training_overlap"]["rows_seen"] < 280
+    assert found["training_overlap"]["rows_seen"] >= overlapping - 1  # duplicate texts across levels aside
+    assert found["unseen_rows"]["rows"] == 280 - found["training_overlap"]["rows_seen"]
+
+    # a model saved before row hashes were kept: the file's hash alone, and it says so
+    old, _ = _copy_registry(trained, tmp_path)
+    meta.pop("row_hashes")
+    (old / version / "model.json").write_text(json.dumps(meta))
+    (old / version / "rows.hashes").unlink()
+    same = json.loads(_evaluate(old / version, data, "--json").stdout)
+    assert same["seen_in_training"] is True and "sha256 only" in same["training_overlap"]["checked"]
+    unknown = _evaluate(old / version, tmp_path / "other.csv", "--json")
+    assert json.loads(unknown.stdout)["seen_in_training"] is None
+    assert "WARNING" not in unknown.stderr and "only the file's sha256 was compared" in unknown.stderr
+
+
+def test_list_marks_metrics_measured_on_sample_data_in_both_registries(trained, tmp_path):
+    models, version, _, _ = trained
+    shipped = registry.versions(bundled("models"))[0]["version"]
+    listed = run("model", "list", "--models-dir", models).stdout
+    lines = {v: line for line in listed.splitlines() for v in (shipped, version) if line[2:].startswith(f"{v}  created")}
+    assert f"registry {models} (new models" in listed and f"registry {bundled('models')} (shipped with triage)" in listed
+    assert "macro-F1 1.000  accuracy 1.000  [sample data]" in lines[shipped]  # measured on templates it was trained on
+    assert "[sample data]" in lines[version]  # trained here on sample tickets too
+    assert "[sample data]: measured on held-out rows of the project's own template tickets" in listed
+
+    # the shipped version is activated and shadowed from the deployment's registry, where ACTIVE and SHADOW live
+    mine = tmp_path / "mine"
+    assert run("model", "activate", shipped, "--models-dir", mine).returncode == 0
+    assert registry.active_version(mine) == shipped and not (bundled("models") / "ACTIVE").exists()
+    assert f"* {shipped}" in run("model", "list", "--models-dir", mine).stdout
+    assert run("model", "shadow", shipped, "--models-dir", mine).returncode == 0
+    assert registry.active_version(mine, registry.SHADOW) == shipped
+
+
+def test_new_models_go_to_the_instance_registry_and_activation_elsewhere_is_refused(tmp_path):
+    resolved = settings.load({"INSTANCE_DIR": str(tmp_path / "i")}, environ={})
+    assert resolved["MODELS_DIR"] == str(tmp_path / "i" / "models")
+    refused = run(
+        "model",
+        "train",
+        "--data",
+        tmp_path / "x.csv",
+        "--output",
+        tmp_path / "elsewhere",
+        "--activate",
+        env={"TRIAGE_INSTANCE_DIR": str(tmp_path / "i")},
+    )
+    assert refused.returncode == 1 and "the service looks for models in" in refused.stderr
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_list_and_activate(trained):
@@ -403,3 +510,15 @@ def test_macro_f1_agrees_with_scikit_learn():
         truth, guess = rng.integers(1, 5, size=50), rng.integers(2, 5, size=50)
         labels = np.unique(np.concatenate([truth, guess]))
         assert _macro_f1(truth, guess, labels) == pytest.approx(f1_score(truth, guess, average="macro"))
+
+
+def test_every_shipped_model_loads():
+    """The bundled models can be served: an artifact pickled under a module path that no longer
+    exists (as happened when the code moved into packages) fails here, not in a worker."""
+    from app.settings import bundled
+
+    shipped = [meta["version"] for meta in registry.versions(bundled("models")) if "error" not in meta]
+    assert shipped
+    for version in shipped:
+        model, meta = registry.load(bundled("models"), version)
+        assert model.levels is not None and meta["version"] == version

@@ -15,6 +15,7 @@ import io
 import json
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -145,13 +146,65 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+class _NoBar:
+    """A progress bar that shows nothing (the default, and for callers without a terminal)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def no_bars(total: int, description: str, leave: bool = True) -> _NoBar:
+    """The `bars` train() takes: a factory of progress bars (tqdm's signature, in short)."""
+    return _NoBar()
+
+
+_watching = threading.local()  # while training: the bars factory, for the vectorisers' passes over the texts
+
+
+@contextmanager
+def watching(bars):
+    """Within: every pass of a TF-IDF vectoriser over the texts of many cases shows a bar (serving,
+    one case at a time, never does)."""
+    _watching.bars = bars
+    try:
+        yield
+    finally:
+        _watching.bars = None
+
+
+class _Watched(list):
+    """Texts that advance a progress bar as a vectoriser reads them (CountVectorizer reads its
+    documents in one pass, for fitting and for transforming)."""
+
+    def __init__(self, texts: list[str], bars, description: str):
+        super().__init__(texts)
+        self.bars, self.description = bars, description
+
+    def __iter__(self):
+        with self.bars(len(self), self.description, leave=False) as bar:
+            for text in super().__iter__():
+                yield text
+                bar.update()
+
+
+def _documents(texts: list[str], description: str) -> list[str]:
+    bars = getattr(_watching, "bars", None)
+    return texts if bars is None or len(texts) < 100 else _Watched(texts, bars, description)
+
+
 # module-level (not lambdas) so a saved pipeline can be loaded again
 def texts_of(inputs) -> list[str]:
-    return [item["text"] for item in inputs]
+    return _documents([item["text"] for item in inputs], "vectorising words")
 
 
 def openings_of(inputs) -> list[str]:
-    return [item["text"][:MAX_CHAR_TEXT] for item in inputs]
+    return _documents([item["text"][:MAX_CHAR_TEXT] for item in inputs], "vectorising characters")
 
 
 def features_of(inputs) -> list[dict]:
@@ -374,16 +427,37 @@ def fit_temperature(margins: np.ndarray, truth_index: np.ndarray) -> float:
     return float(minimize_scalar(loss, bounds=(1.0, 20.0), method="bounded").x)
 
 
+def heldout_rows(levels: np.ndarray, holdout: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers train() fits on and those it holds out (stratified by level; the same for the
+    same levels, share and seed), so that other models can be measured on the same held-out rows."""
+    return train_test_split(np.arange(len(levels)), test_size=holdout, random_state=seed, stratify=levels)
+
+
 def train(
-    inputs: list[dict], levels: np.ndarray, with_features: bool, progress=lambda step: None, holdout: float = 0.2, seed: int = 0
+    inputs: list[dict],
+    levels: np.ndarray,
+    with_features: bool,
+    progress=lambda step: None,
+    holdout: float = 0.2,
+    seed: int = 0,
+    groups=None,
+    bars=no_bars,
 ) -> tuple[SeverityModel, dict]:
     """Compare the candidate classifiers and keep one (see choose()), then the precedent thresholds
     (see app.precedents); fit on all but a held-out share, which gives the metrics and the
     temperature; then refit on all rows. Up to CROSS_VALIDATE_ROWS rows the comparisons use 5-fold
     cross-validation (a held-out share of a few hundred cases cannot tell candidates apart), above
-    it the held-out share."""
+    it the held-out share. `groups` (a language per row, say) adds held-out metrics per group
+    (`per_language`); `bars(total, description, leave=True)` makes progress bars (tqdm)."""
     check_levels(levels)
-    train_x, test_x, train_y, test_y = train_test_split(inputs, levels, test_size=holdout, random_state=seed, stratify=levels)
+    with watching(bars):
+        return _train(inputs, levels, with_features, progress, holdout, seed, groups, bars)
+
+
+def _train(inputs, levels, with_features, progress, holdout, seed, groups, bars) -> tuple[SeverityModel, dict]:
+    train_rows, test_rows = heldout_rows(levels, holdout, seed)
+    train_x, test_x = [inputs[i] for i in train_rows], [inputs[i] for i in test_rows]
+    train_y, test_y = levels[train_rows], levels[test_rows]
     levels_known = tuple(sorted(set(levels.tolist())))
     classes = np.array(levels_known)
     progress("reading the training share's text")
@@ -392,13 +466,15 @@ def train(
     share_precedents = Precedents.of(words_of(features, train_m), train_y)
     fitted, cross_validate = {}, len(inputs) <= CROSS_VALIDATE_ROWS
     if cross_validate:
-        truth, margins, nearest = levels, *_cross_validated(inputs, levels, with_features, seed, progress)
+        truth, margins, nearest = levels, *_cross_validated(inputs, levels, with_features, seed, progress, bars)
     else:
         truth, margins = test_y, {}
-        for name in CLASSIFIERS:
-            progress(f"fitting {name} on the training share")
-            fitted[name] = new_classifier(name).fit(train_m, train_y)
-            margins[name] = _two_columns(fitted[name].decision_function(test_m))
+        with bars(len(CLASSIFIERS), "fitting candidates") as bar:
+            for name in CLASSIFIERS:
+                progress(f"fitting {name} on the training share")
+                fitted[name] = new_classifier(name).fit(train_m, train_y)
+                margins[name] = _two_columns(fitted[name].decision_function(test_m))
+                bar.update()
         nearest = share_precedents.nearest(words_of(features, test_m))
     best, scores = choose(truth, {name: classes[m.argmax(axis=1)] for name, m in margins.items()}, seed)
     progress(f"macro-F1 {', '.join(f'{n} {s:.3f}' for n, s in scores.items())}: keeping {best}")
@@ -413,47 +489,60 @@ def train(
         f"precedents: macro-F1 by similarity threshold {', '.join(f'{t} {s:.3f}' for t, s in leaning.items())}: "
         f"keeping {threshold}"
     )
-    if best not in fitted:
-        progress(f"fitting {best} on the training share")
-        fitted[best] = new_classifier(best).fit(train_m, train_y)
-    held = SeverityModel(
-        Pipeline([("features", features), ("classifier", fitted[best])]),
-        levels_known,
-        precedents=None if threshold is None else replace(share_precedents, threshold=threshold),
-    )
-    held_margins = held.margins(test_x)
-    temperature = fit_temperature(held_margins, np.searchsorted(levels_known, test_y))
-    metrics = {
-        **scores_of(classes[held_margins.argmax(axis=1)], test_y, levels_known),
-        "candidates": scores,
-        "precedent_thresholds": leaning,
-        "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share",
-    }
-    progress(f"fitting {best} on all rows")
-    features = build_features(with_features)
-    matrix = features.fit_transform(inputs)
-    pipeline = Pipeline([("features", features), ("classifier", new_classifier(best).fit(matrix, levels))])
+    with bars(3 if best not in fitted else 2, f"fitting {best}") as fitting:  # [the training share], vectorise all, fit all
+        if best not in fitted:
+            progress(f"fitting {best} on the training share")
+            fitted[best] = new_classifier(best).fit(train_m, train_y)
+            fitting.update()
+        held = SeverityModel(
+            Pipeline([("features", features), ("classifier", fitted[best])]),
+            levels_known,
+            precedents=None if threshold is None else replace(share_precedents, threshold=threshold),
+        )
+        held_margins = held.margins(test_x)
+        temperature = fit_temperature(held_margins, np.searchsorted(levels_known, test_y))
+        held_predicted = classes[held_margins.argmax(axis=1)]
+        metrics = {
+            **scores_of(held_predicted, test_y, levels_known),
+            "candidates": scores,
+            "precedent_thresholds": leaning,
+            "compared_by": "5-fold cross-validation" if cross_validate else "the held-out share",
+        }
+        if groups is not None:
+            metrics["per_language"] = scores_by_group(held_predicted, test_y, [groups[i] for i in test_rows])
+        progress(f"fitting {best} on all rows")
+        features = build_features(with_features)
+        matrix = features.fit_transform(inputs)
+        fitting.update()
+        pipeline = Pipeline([("features", features), ("classifier", new_classifier(best).fit(matrix, levels))])
+        fitting.update()
     precedents = None if threshold is None else Precedents.of(words_of(features, matrix), levels, threshold)
     return SeverityModel(pipeline, levels_known, temperature, precedents), metrics
 
 
-def _cross_validated(inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int, progress) -> tuple[dict, tuple]:
+def _cross_validated(
+    inputs: list[dict], levels: np.ndarray, with_features: bool, seed: int, progress, bars=no_bars
+) -> tuple[dict, tuple]:
     """Every candidate's out-of-fold margins for every row, and every row's nearest case (its
     similarity and level) among the other folds."""
     levels_known = sorted(set(levels.tolist()))
     margins = {name: np.zeros((len(levels), len(levels_known))) for name in CLASSIFIERS}
     similarity, nearest = np.zeros(len(levels)), np.zeros_like(levels)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(np.zeros(len(levels)), levels)
-    for number, (fit_rows, test_rows) in enumerate(folds, 1):
-        progress(f"comparing {', '.join(CLASSIFIERS)}: fold {number} of 5")
-        features = build_features(with_features)
-        fit_m = features.fit_transform([inputs[i] for i in fit_rows])
-        test_m = features.transform([inputs[i] for i in test_rows])
-        for name in CLASSIFIERS:
-            margins[name][test_rows] = _two_columns(new_classifier(name).fit(fit_m, levels[fit_rows]).decision_function(test_m))
-        similarity[test_rows], nearest[test_rows] = Precedents.of(words_of(features, fit_m), levels[fit_rows]).nearest(
-            words_of(features, test_m)
-        )
+    with bars(5 * (1 + len(CLASSIFIERS)), "cross-validation (5 folds)") as bar:  # per fold: vectorise, fit each candidate
+        for number, (fit_rows, test_rows) in enumerate(folds, 1):
+            progress(f"comparing {', '.join(CLASSIFIERS)}: fold {number} of 5")
+            features = build_features(with_features)
+            fit_m = features.fit_transform([inputs[i] for i in fit_rows])
+            test_m = features.transform([inputs[i] for i in test_rows])
+            bar.update()
+            for name in CLASSIFIERS:
+                fitted = new_classifier(name).fit(fit_m, levels[fit_rows])
+                margins[name][test_rows] = _two_columns(fitted.decision_function(test_m))
+                bar.update()
+            similarity[test_rows], nearest[test_rows] = Precedents.of(words_of(features, fit_m), levels[fit_rows]).nearest(
+                words_of(features, test_m)
+            )
     return margins, (similarity, nearest)
 
 
@@ -490,6 +579,19 @@ def _macro_f1(truth: np.ndarray, guess: np.ndarray, labels: np.ndarray) -> float
 def evaluate(model: SeverityModel, inputs: list[dict], levels: np.ndarray) -> dict:
     """Accuracy, macro-F1, per-level precision/recall/F1/support and the confusion matrix."""
     return scores_of(model.predict(inputs), levels, model.levels)
+
+
+def scores_by_group(predicted: np.ndarray, levels: np.ndarray, groups) -> dict:
+    """Rows, accuracy, macro-F1 and per-level scores of each group's rows (a language, say; an empty
+    value is "unknown"), largest group first. A group's macro-F1 is over the levels its rows have or
+    were given, so a language without severity-1 cases is not marked down for them."""
+    names = np.array([str(g) if g not in (None, "") else "unknown" for g in groups])
+    out = {}
+    for name, _ in Counter(names.tolist()).most_common():
+        mask = names == name
+        scores = scores_of(predicted[mask], levels[mask], tuple(set(predicted[mask].tolist())))
+        out[name] = {key: scores[key] for key in ("rows", "accuracy", "macro_f1", "per_level")}
+    return out
 
 
 def scores_of(predicted: np.ndarray, levels: np.ndarray, model_levels: tuple) -> dict:

@@ -3,6 +3,7 @@ model. Templates with varied systems, times and wording; deterministic for a giv
 
 import csv
 import random
+import re
 from pathlib import Path
 
 SYSTEMS = [
@@ -227,3 +228,30 @@ def write(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=["subject", "description", "language", "level"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _pattern(template: str) -> str:
+    """A template as a regular expression: its words literally, a system, a number or a time where it has one."""
+    fills = {
+        "{s}": "(?:" + "|".join(map(re.escape, SYSTEMS)) + ")",
+        "{n}": r"\d+",
+        "{t}": "(?:" + "|".join(map(re.escape, TIMES)) + ")",
+    }
+    return "".join(fills.get(part, re.escape(part)) for part in re.split(r"(\{[snt]\})", template))
+
+
+def _matcher() -> re.Pattern:
+    subjects = "|".join(_pattern(s) for levels in T.values() for pairs in levels.values() for s, _ in pairs)
+    descriptions = "|".join(_pattern(d) for levels in T.values() for pairs in levels.values() for _, d in pairs)
+    # as the model reads a row: the text columns joined by a line break (subject, description)
+    return re.compile(f"(?:(?:{subjects})\n)?(?:{descriptions})(?: (?:{descriptions}))?")
+
+
+def generated_share(texts: list[str], most: int = 2000) -> float:
+    """The share of texts (of the first `most`) that are this module's sample tickets: metrics measured
+    on them say how well a model tells these templates apart, not how it does on real cases."""
+    texts = texts[:most]
+    if not texts:
+        return 0.0
+    matcher = _matcher()
+    return sum(bool(matcher.fullmatch(text)) for text in texts) / len(texts)

@@ -1,6 +1,7 @@
 """The case and decision contract: a case as an intake form files it, and a decision as it is answered
 and stored (marshmallow; no Flask)."""
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,66 @@ def _language(value: str) -> None:
         raise ma.ValidationError(f"{value!r} is not an ISO 639-1 language code.")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = {True: re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]"), False: re.compile("[\x00-\x1f]")}
+
+
+def printable(value: str, lines: bool) -> None:
+    """The one check of every string a client sends: no lone surrogate (not Unicode: UTF-8, PostgreSQL and
+    the JSON answer refuse it) and no control character U+0000-U+001F (PostgreSQL refuses NUL), except
+    tab, newline and carriage return in free text (`lines`)."""
+    found = _SURROGATE.search(value)
+    if found:
+        raise ma.ValidationError(
+            f"Must be valid Unicode: a lone surrogate U+{ord(found.group()):04X} at position {found.start()}."
+        )
+    found = _CONTROL[lines].search(value)
+    if found:
+        allowed = " (tab, newline and carriage return are allowed)" if lines else ""
+        raise ma.ValidationError(
+            f"Must not contain control characters{allowed}: U+{ord(found.group()):04X} at position {found.start()}."
+        )
+
+
+class Text(ma.fields.String):
+    """Free text (a subject, a description, a comment): tab, newline and carriage return allowed, no other
+    control character, no lone surrogate."""
+
+    lines = True
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        printable(text, self.lines)
+        return text
+
+
+class Line(Text):
+    """One line (an id, a name, a query value): no control character at all, no lone surrogate."""
+
+    lines = False
+
+
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2101, 1, 1, tzinfo=UTC)
+
+
+class Instant(ma.fields.AwareDateTime):
+    """Every instant a client sends: ISO 8601 with a UTC offset, from 2000 to 2100 (UTC). Beyond that,
+    deadlines and calendars would run past what datetime holds."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            inside = EARLIEST <= instant.astimezone(UTC) < LATEST
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            inside = False
+        if not inside:
+            raise ma.ValidationError("Must be an instant from 2000-01-01 to 2100-12-31 (UTC).")
+        return instant
+
+
 def sent(*optional: str):
     """A response schema's fields are all `required` in the OpenAPI document (the server always sends
     them, null where they allow it), except those named: a generated client gets no `Unset`."""
@@ -40,7 +101,7 @@ def sent(*optional: str):
 
 
 class CustomerSchema(ma.Schema):
-    id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    id = Line(required=True, validate=[ma.validate.Length(min=1, max=100), _not_blank])
     plan = ma.fields.String(required=True, validate=ma.validate.OneOf(PLANS))
     country = ma.fields.String(required=True, validate=_country, metadata={"description": "ISO 3166-1 alpha-2"})
 
@@ -66,17 +127,17 @@ class CaseSchema(ma.Schema):
         super().__init__(*args, **kwargs)
         self.clock = clock
 
-    subject = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=500), _not_blank])
-    description = ma.fields.String(required=True, validate=ma.validate.Length(max=20_000))
+    subject = Text(required=True, validate=[ma.validate.Length(min=1, max=500), _not_blank])
+    description = Text(required=True, validate=ma.validate.Length(max=20_000))
     customer = ma.fields.Nested(CustomerSchema, required=True)
     environment = ma.fields.String(validate=ma.validate.OneOf(ENVIRONMENTS))
-    product_area = ma.fields.String(validate=[ma.validate.Length(min=1, max=100), _not_blank])
+    product_area = Line(validate=[ma.validate.Length(min=1, max=100), _not_blank])
     declared_severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
     language = ma.fields.String(validate=_language, metadata={"description": "ISO 639-1; detected when absent"})
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     tier = ma.fields.String(validate=ma.validate.OneOf(TIERS), metadata={"description": "EE or SE re-routes an escalated case"})
-    reported_at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 with a UTC offset; default now"})
-    case_id = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    reported_at = Instant(metadata={"description": "ISO 8601 with a UTC offset, 2000-2100; default now"})
+    case_id = Line(validate=ma.validate.Length(min=1, max=100))
 
     @ma.validates("reported_at")
     def _not_ahead(self, value: datetime, **kwargs) -> None:

@@ -140,8 +140,8 @@ def replay(case_id: str, customer_id: str, plan: str, entries, terms: Terms, now
     for entry in entries[1:]:
         at, kind, data = entry.at, entry.type, entry.data
         if kind == "decided":
-            if not regraded:
-                retarget(data["level"], at)
+            if not regraded:  # the customer's edit: the same clock, from the first report, at the new level
+                level = data["level"]
             if acknowledged_at is None:
                 pool, tier = data["pool"], data["tier"]
         elif kind == "severity_changed":

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
+import marshmallow as ma
 import sqlalchemy as sa
 
 from app.decide.classify import assign
@@ -22,6 +23,7 @@ log = logging.getLogger("triage.cases")
 
 AT_RISK_SHARE = 0.5  # a case is at risk once half its response target has gone unacknowledged
 LATE_STEP = timedelta(seconds=60)  # a step run this much after its moment says it ran late
+RETRY_FAILED_STEP = timedelta(seconds=60)  # a step that failed (not for the database) is tried again after this
 
 
 class CaseConflict(Exception):
@@ -113,6 +115,8 @@ class CaseBook:
                 raise CaseConflict(f"case_id {case_id!r} belongs to another customer's case; case ids are unique")
             elif row["reported_at"] != record["reported_at"] and not as_answered:
                 raise ReportedEarlier(row["reported_at"])
+            elif record["reported_at"] < row["reported_at"]:  # a spooled first report, kept after a later one
+                table.update(conn, case_id, {"reported_at": record["reported_at"]})
             table.add_event(conn, case_id, entry)
             self._settle(conn, case_id, rules, now)
 
@@ -148,8 +152,10 @@ class CaseBook:
         finally:
             connection.close()
 
-    def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView:
-        """Apply an engineer's event: refused (CaseConflict) when the case's state does not allow it."""
+    def record_event(self, case_id: str, event: dict, now: datetime, replayed: bool = False) -> CaseView:
+        """Apply an engineer's event: refused (CaseConflict) when the case's state does not allow it, and
+        (EventInvalid) when it is dated before the case's last entry, unless it is `replayed` from the
+        spool, where it waited while the timeline went on."""
         rules = self.rulebook.get()
         with self.engine.begin() as conn:
             if (
@@ -166,9 +172,12 @@ class CaseBook:
             why = refusal(view, event["type"], event.get("data", {}))
             if why:
                 raise CaseConflict(f"{event['type']} refused: {why}")
-            received = view.entries[0].at
-            if event["at"] < received:
-                raise EventInvalid("at", f"{event['at'].isoformat()} is before the case reached us ({received.isoformat()})")
+            latest = view.entries[-1].at
+            if event["at"] < latest and not replayed:  # an event is judged by the state it meets, so it comes after the timeline
+                raise EventInvalid(
+                    "at",
+                    f"{event['at'].isoformat()} is before the case's last entry ({latest.isoformat()}); events come in order",
+                )
             data = dict(event.get("data") or {})
             if event["type"] in ("escalated", "reassigned"):
                 data.update(self._reroute(conn, view, rules, event["at"], data))
@@ -193,7 +202,17 @@ class CaseBook:
                 claimed = table.claim_due(conn, now, 1)
                 if not claimed:
                     break
-                done += self._act(conn, claimed[0], now)
+                try:
+                    with conn.begin_nested():
+                        done += self._act(conn, claimed[0], now)
+                except Exception as exc:
+                    if self.store.transient(exc):
+                        raise
+                    # one case's failure must not stop the others: it is tried again a little later
+                    log.exception(
+                        "scheduler step %s of case %s failed; retried in a minute", claimed[0]["step"], claimed[0]["case_id"]
+                    )
+                    table.postpone_due(conn, claimed[0]["id"], now + RETRY_FAILED_STEP)
         return done
 
     def _act(self, conn, due: dict, now: datetime) -> int:
@@ -224,6 +243,7 @@ class CaseBook:
             data["late_by_seconds"] = round((now - action.due_at).total_seconds())
         if action.action == BREACH:
             kind = "breached"
+            data["level"] = view.severity
         else:
             kind = "rerouted" if action.action == "reroute" else "escalated"
             tried = {view.pool} | {e.data["pool"] for e in view.entries if e.type == "rerouted" and e.data.get("pool")}
@@ -249,9 +269,13 @@ class CaseBook:
         assert latest is not None, "every case has a decision"
         body = dict(latest["request"])
         body["tier"] = change.get("tier", view.tier)
+        body["reported_at"] = view.clock.started_at.isoformat()  # the deadline runs from the first report
         if change.get("area"):
             body["product_area"] = change["area"]
-        case = CaseSchema().load(body)
+        try:
+            case = CaseSchema(clock=None).load(body)
+        except ma.ValidationError as err:  # an area the case cannot take
+            raise EventInvalid("area", f"the case cannot be routed with it: {err.messages}") from None
         answer = latest["answer"]
         signals = dict.fromkeys(answer.get("signals", []), True)
         _, _, routing, _ = assign(case, answer["language"]["code"], view.severity, signals, rules, at, exclude=exclude)

@@ -2,19 +2,23 @@
 median and p90 response minutes, and each miss with its lateness and penalty.
 
 A case belongs to the period of its first report. Its outcome comes from its recorded timeline, so
-a past period's report is the same every time: a miss is a response after the deadline, or none by
-it (`unacknowledged`); a clock still running is `pending` and counts neither way. Penalties follow
-each customer's contract: misses in the order of their deadlines, numbered within the contract's
-own period (month or quarter), capped per contract period."""
+a past period's report is the same every time: a miss is a recorded breach, or a first response
+after the deadline (a later regrade does not undo it); a clock still running is `pending` and counts
+neither way. Penalties follow each customer's contract: misses numbered in the order of their broken
+deadlines within the contract's own period (month or quarter, by first report), capped per contract
+period, the same in a monthly and in a quarterly report."""
 
 import re
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from app.lifecycle.case import CaseView
+from app.lifecycle.clock import minutes_between
 from app.routing.contracts import Contracts
+from app.routing.sla import Terms
 
 
 class PeriodInvalid(ValueError):
@@ -52,43 +56,69 @@ def _percentile(values: list[float], share: float) -> float | None:
     return ordered[rank]
 
 
-def sla_report(period: str, views: list[CaseView], contracts: Contracts) -> dict:
-    """The report of `period` from the cases first reported in it (their views as replayed)."""
+def window(period: str) -> tuple[datetime, datetime]:
+    """The first reports a report of `period` must read: the whole quarters around it, since a
+    contract may number its misses by quarter while the report covers a month."""
     start, end = period_bounds(period)
+    first = datetime(start.year, (start.month - 1) // 3 * 3 + 1, 1, tzinfo=UTC)
+    last, _ = period_bounds(_contract_period(end - timedelta(microseconds=1), "quarter"))
+    return first, period_bounds(_contract_period(last, "quarter"))[1]
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A broken first-response promise: the deadline that was broken, at the level it was broken at."""
+
+    view: CaseView
+    due_at: datetime
+    level: int
+
+    @classmethod
+    def of(cls, view: CaseView) -> "Miss | None":
+        """A case whose promise was broken: recorded breached, or answered late (a regrade or a later
+        clock cycle does not undo a breach)."""
+        breach = next((e for e in view.entries if e.type == "breached"), None)
+        if breach is not None:
+            return cls(view, datetime.fromisoformat(breach.data["due_at"]), breach.data.get("level", view.clock.level))
+        if view.clock.status == "missed" and view.clock.due_at is not None:
+            return cls(view, view.clock.due_at, view.clock.level)
+        return None
+
+
+def sla_report(period: str, views: list[CaseView], contracts: Contracts, terms: Terms) -> dict:
+    """The report of `period` from the cases first reported in it. `views` may hold more (window()):
+    misses are numbered, and capped, within each contract period over all of them."""
+    start, end = period_bounds(period)
+    misses = {view.case_id: miss for view in views if (miss := Miss.of(view)) is not None}
+    penalties = _penalties(views, misses, contracts)
     by_customer: dict[str, list[CaseView]] = defaultdict(list)
     for view in views:
-        by_customer[view.customer_id].append(view)
+        if start <= view.clock.started_at < end:
+            by_customer[view.customer_id].append(view)
     customers = []
     for customer in sorted(by_customer):
         cases = sorted(by_customer[customer], key=lambda v: v.clock.started_at)
-        met = [v for v in cases if v.clock.status == "met"]
-        missed = sorted((v for v in cases if v.clock.status == "missed"), key=lambda v: v.clock.due_at or v.clock.started_at)
+        missed = sorted((misses[v.case_id] for v in cases if v.case_id in misses), key=lambda m: m.due_at)
+        met = [v for v in cases if v.case_id not in misses and v.clock.status == "met"]
         responses = [v.clock.response_minutes for v in cases if v.clock.response_minutes is not None]
         contract = contracts.of(customer, cases[0].plan)
-        misses: list[dict] = []
-        total = Decimal(0)
-        spent: dict[str, Decimal] = defaultdict(Decimal)
-        numbers: dict[str, int] = defaultdict(int)
-        for view in missed:
-            clock = view.clock
-            penalty = Decimal(0)
-            if contract is not None:
-                key = _contract_period(clock.due_at or clock.started_at, contract.period)
-                numbers[key] += 1
-                penalty = contract.penalty(numbers[key], spent[key])
-                spent[key] += penalty
-            total += penalty
-            misses.append(
+        rows = []
+        for miss in missed:
+            acknowledged = miss.view.clock.acknowledged_at
+            calendar = terms.clock_of(miss.view.plan)
+            late = None if acknowledged is None else round(minutes_between(calendar, miss.due_at, acknowledged), 2)
+            rows.append(
                 {
-                    "case_id": view.case_id,
-                    "severity": clock.level,
-                    "due_at": clock.due_at,
-                    "acknowledged_at": clock.acknowledged_at,
-                    "unacknowledged": clock.acknowledged_at is None,
-                    "minutes_late": clock.minutes_late if clock.acknowledged_at is not None else None,
-                    "penalty": float(penalty),
+                    "case_id": miss.view.case_id,
+                    "severity": miss.level,
+                    "due_at": miss.due_at,
+                    "acknowledged_at": acknowledged,
+                    "unacknowledged": acknowledged is None,
+                    "minutes_late": late,
+                    "penalty": float(penalties.get(miss.view.case_id, Decimal(0))),
                 }
             )
+        total = sum((penalties.get(m.view.case_id, Decimal(0)) for m in missed), Decimal(0))
         decided = len(met) + len(missed)
         customers.append(
             {
@@ -102,7 +132,7 @@ def sla_report(period: str, views: list[CaseView], contracts: Contracts) -> dict
                 "attainment": round(100 * len(met) / decided, 2) if decided else None,
                 "median_response_minutes": round(statistics.median(responses), 2) if responses else None,
                 "p90_response_minutes": _percentile(responses, 0.9),
-                "misses": misses,
+                "misses": rows,
                 "penalty_total": float(total),
             }
         )
@@ -114,3 +144,24 @@ def sla_report(period: str, views: list[CaseView], contracts: Contracts) -> dict
         "customers": customers,
         "penalty_total": float(sum(Decimal(str(c["penalty_total"])) for c in customers)),
     }
+
+
+def _penalties(views: list[CaseView], misses: dict, contracts: Contracts) -> dict[str, Decimal]:
+    """Each miss's penalty: numbered in the order of its broken deadline within the customer's contract
+    period (of the case's first report), and capped per contract period."""
+    groups: dict[tuple, list[Miss]] = defaultdict(list)
+    plans = {view.customer_id: view.plan for view in views}
+    for miss in misses.values():
+        contract = contracts.of(miss.view.customer_id, miss.view.plan)
+        if contract is not None:
+            groups[(miss.view.customer_id, _contract_period(miss.view.clock.started_at, contract.period))].append(miss)
+    penalties = {}
+    for (customer, _), group in groups.items():
+        contract = contracts.of(customer, plans[customer])
+        assert contract is not None
+        spent = Decimal(0)
+        for number, miss in enumerate(sorted(group, key=lambda m: m.due_at), start=1):
+            penalty = contract.penalty(number, spent)
+            spent += penalty
+            penalties[miss.view.case_id] = penalty
+    return penalties

@@ -81,10 +81,12 @@ class Calendar:
             return None
         return f"outside working hours ({local:%a %H:%M} {self.tz.key})"
 
-    def windows(self, start: datetime):
-        """Working windows (UTC start, UTC end) that end after `start`, in order."""
+    def windows(self, start: datetime, until: datetime | None = None):
+        """Working windows (UTC start, UTC end) that end after `start`, in order: up to `until`, or
+        (without it) as far as the horizon, past which a calendar that never opens is an error."""
         day = start.astimezone(self.tz).date()
-        for offset in range(_HORIZON_DAYS):
+        days = _HORIZON_DAYS if until is None else (until.astimezone(self.tz).date() - day).days + 2
+        for offset in range(days):
             current = day + timedelta(days=offset)
             if self.holidays and self.holidays.name(current):
                 continue
@@ -92,6 +94,8 @@ class Calendar:
                 window = (self._instant(current, begin), self._instant(current, end))
                 if window[1] > start:
                     yield window
+        if until is not None:
+            return
         raise ValueError(f"no working hours within {_HORIZON_DAYS} days of {start.isoformat()}")
 
     def next_opening(self, at: datetime) -> datetime:
@@ -120,7 +124,7 @@ class Calendar:
         if self.always_open:
             return (end - start).total_seconds() / 60
         total = timedelta()
-        for begin, finish in self.windows(start):
+        for begin, finish in self.windows(start, until=end):
             if begin >= end:
                 break
             total += min(finish, end) - max(begin, start)

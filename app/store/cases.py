@@ -167,12 +167,24 @@ def replace_due(conn, case_id: str, actions) -> None:
 
 
 def claim_due(conn, now: datetime, limit: int) -> list[dict]:
-    """Due rows for this transaction to act on: on PostgreSQL each row goes to one worker (the
-    others skip it); on SQLite one writer at a time acts anyway."""
-    query = sa.select(due_actions).where(due_actions.c.due_at <= now).order_by(due_actions.c.due_at).limit(limit)
+    """Due rows for this transaction to act on. On PostgreSQL the row's *case* is locked (a case
+    another worker holds is skipped): every writer locks a case before its due rows, so the scheduler
+    and an engineer's event never wait on each other in opposite orders. On SQLite one writer at a
+    time acts anyway."""
+    query = (
+        sa.select(due_actions)
+        .join(cases, cases.c.case_id == due_actions.c.case_id)
+        .where(due_actions.c.due_at <= now)
+        .order_by(due_actions.c.due_at)
+        .limit(limit)
+    )
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=cases)
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def postpone_due(conn, action_id: int, until: datetime) -> None:
+    conn.execute(sa.update(due_actions).where(due_actions.c.id == action_id).values(due_at=until))
 
 
 def drop_due(conn, action_id: int) -> None:

@@ -4,6 +4,7 @@ SQLAlchemy Core; the schema is created by Alembic (app/migrations). Writes of a 
 idempotent by decision_id, so replaying a spooled decision never duplicates it.
 """
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,11 +103,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file (and its WAL and shared-memory files) readable by its owner only (0600):
+    it holds customers' cases and the token hashes. Created so when missing, made so when not."""
+    if not url.startswith("sqlite"):
+        return
+    database = sa.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:  # not ours to change
+            pass
+
+
 def engine_for(url: str, timeout: float = 5.0) -> sa.Engine:
     """An engine for the URL: SQLite in WAL mode, PostgreSQL with a small pool per worker process.
     `timeout` bounds how long a write waits for a locked or unreachable database before the spool
     takes the decision."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
         @sa.event.listens_for(engine, "connect")
@@ -169,6 +190,15 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._insert = insert_ignoring(engine, decisions, "decision_id")
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether a failure means the database is away (unreachable, locked, timed out, a deadlock)
+        rather than that it refuses what was sent: the spool takes the first kind, and retries it."""
+        dbapi = self.engine.dialect.dbapi
+        driver = tuple(
+            kind for kind in (getattr(dbapi, "OperationalError", None), getattr(dbapi, "InterfaceError", None)) if kind
+        )
+        return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, *driver))
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -296,15 +326,33 @@ class Store:
             return [{**_token(row), "secret_hash": row["secret_hash"]} for row in conn.execute(query).mappings()]
 
     def revoke_token(self, token_id: str) -> bool:
+        """Revoke an active token (False: no such active token). The last active admin token stays
+        (LastAdminToken): nobody could manage tokens through the API any more."""
+        active_admins = sa.select(tokens.c.id).where(tokens.c.role == "admin", tokens.c.revoked_at.is_(None))
         with self.engine.begin() as conn:
+            # PostgreSQL: lock the active admin tokens, so that two admins revoking each other's token at
+            # once cannot both succeed; SQLite has one writer at a time, and the count follows the update
+            conn.execute(active_admins.with_for_update()).all()
             result = conn.execute(
                 sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow())
             )
-        return result.rowcount == 1
+            if result.rowcount != 1:
+                return False
+            role = conn.execute(sa.select(tokens.c.role).where(tokens.c.id == token_id)).scalar()
+            if role == "admin" and not conn.execute(active_admins).first():
+                raise LastAdminToken(  # leaving the block rolls the revocation back
+                    f"token {token_id} is the last active admin token; create another admin token first "
+                    "(POST /v1/tokens, or triage tokens create --role admin --name YOU), then revoke this one"
+                )
+        return True
 
 
 class Conflict(Exception):
     """Someone published a newer version in between."""
+
+
+class LastAdminToken(Exception):
+    """Revoking this token would leave no active admin token."""
 
 
 class RuleVersions:
@@ -426,6 +474,7 @@ def upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    private_sqlite_file(url)
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

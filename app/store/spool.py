@@ -1,10 +1,13 @@
-"""Nothing lost: decisions the database could not take wait in an append-only spool file, one JSON
-line each, until a flush writes them (idempotently, by decision_id) and empties the file."""
+"""Nothing lost: decisions and events the database could not take wait in append-only spool files
+(one per process, one JSON line each) until a flush writes them, in the order they were spooled
+across every file, and empties what it wrote. A record the database refuses for what it says is set
+aside in rejected.jsonl with the reason, so it never blocks the records behind it."""
 
 import fcntl
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 log = logging.getLogger("triage.spool")
@@ -22,7 +25,7 @@ class Spool:
         return self.folder / f"spool-{os.getpid()}.jsonl"
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps({**record, ORDER: time.time_ns()}, ensure_ascii=False, default=str) + "\n"
         with open(self.path, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(line)
@@ -37,6 +40,27 @@ class Spool:
             handle.write(line)
         log.error("spooled record set aside in %s: %s", self.folder / "rejected.jsonl", reason)
 
+    def holds_case(self, case_id: str) -> bool:
+        """Whether a decision of the case waits in the spool (its case is not in the database yet)."""
+        return any(record.get("case_id") == case_id and record.get("kind") != "event" for _, record in self._records())
+
+    def rejected(self) -> int:
+        path = self.folder / "rejected.jsonl"
+        return sum(1 for _ in open(path, "rb")) if path.exists() else 0
+
+    def oldest(self) -> float | None:
+        """Seconds the oldest spooled record has waited, or None."""
+        stamps = [record.get(ORDER) for _, record in self._records() if record.get(ORDER)]
+        return round((time.time_ns() - min(stamps)) / 1e9, 1) if stamps else None
+
+    def _records(self):
+        for path in self.folder.glob("spool-*.jsonl"):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    yield from ((path, json.loads(line)) for line in handle if line.strip())
+            except FileNotFoundError:
+                continue
+
     def depth(self) -> int:
         total = 0
         for path in self.folder.glob("spool-*.jsonl"):
@@ -48,23 +72,51 @@ class Spool:
         return total
 
     def flush(self, save) -> int:
-        """Hand every spooled record to `save(records)`; a file is emptied only after its save succeeded."""
-        written = 0
-        for path in sorted(self.folder.glob("spool-*.jsonl")):
-            try:
-                handle = open(path, "r+", encoding="utf-8")
-            except FileNotFoundError:
-                continue
-            with handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                records = [json.loads(line) for line in handle if line.strip()]
-                if not records:
+        """Hand every spooled record, oldest first across all files, to `save(records)`. What it took
+        leaves the files: all of them, or (when it raises FlushStopped, the database being away again)
+        those before the one it stopped at; any other failure leaves everything in place."""
+        handles = []
+        try:
+            for path in sorted(self.folder.glob("spool-*.jsonl")):
+                try:
+                    handle = open(path, "r+", encoding="utf-8")
+                except FileNotFoundError:
                     continue
-                save(records)  # raises when the database is still away: the file stays as it is
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                handles.append(handle)
+            lines = [(json.loads(line), handle) for handle in handles for line in handle if line.strip()]
+            lines.sort(key=lambda entry: entry[0].get(ORDER, 0))
+            if not lines:
+                return 0
+            try:
+                save([{k: v for k, v in record.items() if k != ORDER} for record, _ in lines])
+                taken, stopped = len(lines), None
+            except FlushStopped as stop:
+                taken, stopped = stop.taken, stop
+            for handle in handles:
+                left = [record for record, where in lines[taken:] if where is handle]
                 handle.seek(0)
                 handle.truncate()
-                written += len(records)
-        return written
+                handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in left)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if stopped is not None:
+                raise stopped
+            return taken
+        finally:
+            for handle in handles:
+                handle.close()
+
+
+class FlushStopped(Exception):
+    """The database went away after `taken` records were written."""
+
+    def __init__(self, taken: int, cause: Exception):
+        self.taken = taken
+        super().__init__(f"stopped after {taken} records: {cause}")
+
+
+ORDER = "_spooled_ns"  # when a record was spooled: the flush keeps that order across processes
 
 
 class Flusher:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -49,6 +50,8 @@ class Tokens:
         self._lock = threading.Lock()
         self._known: dict[str, dict] = {}
         self._refreshed = -float("inf")
+        if self.cache_file.exists() and self.cache_file.stat().st_mode & 0o077:
+            self.cache_file.chmod(0o600)  # a copy written before it was kept private
         self.refresh()
 
     def create(self, name: str, role: str) -> tuple[dict, str]:
@@ -90,5 +93,15 @@ class Tokens:
                 log.warning("tokens not refreshed (database unavailable), %d known: %s", len(self._known), exc)
                 return
             if active != self._known:
-                self.cache_file.write_text(json.dumps(active))
+                _write_private(self.cache_file, json.dumps(active))
             self._known = active
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace the file at once with one only its owner may read (0600): it holds the token hashes."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)  # whatever a leftover file said
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)

@@ -47,6 +47,8 @@ def authenticate():
         abort(401, message="send a valid token: Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
     view_class = getattr(current_app.view_functions[request.endpoint], "view_class", None)
     method = getattr(view_class, request.method.lower(), None)
+    if method is None and request.method == "HEAD":  # HEAD is GET without the body (as MethodView answers it)
+        method = getattr(view_class, "get", None)
     if getattr(method, "roles", None) is None:  # a view without declared roles is closed to everyone
         abort(403, message="no role may call this endpoint")
     g.principal = principal

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from app.lifecycle.casebook import CaseConflict, CaseNotFound, EventInvalid
-from app.lifecycle.report import PeriodInvalid, period_bounds, sla_report
+from app.lifecycle.report import PeriodInvalid, sla_report, window
 from app.store.cases import new_event_id
 from app.web import schemas as s
 from app.web.access import json_only, now, requires, triage
@@ -109,9 +109,9 @@ class SlaReport(MethodView):
         """Per customer: cases, responses met and missed, attainment, median and p90 response minutes,
         each miss with its lateness and penalty, and the total."""
         try:
-            start, end = period_bounds(query["period"])
+            start, end = window(query["period"])
         except PeriodInvalid as exc:
             abort(422, messages={"query": {"period": [str(exc)]}})
-        service = triage()
+        service, rules = triage(), triage().rulebook.get()
         views = service.casebook.reported(start, end, query.get("customer"), now())
-        return sla_report(query["period"], views, service.rulebook.get().contracts)
+        return sla_report(query["period"], views, rules.contracts, rules.terms)

@@ -42,7 +42,8 @@ class Feedback(MethodView):
     @decisions.alt_response(404, description="No such decision")
     @decisions.doc(operationId="addDecisionFeedback")
     def post(self, correction, decision_id):
-        """Record an engineer's correction; it is kept as history and never overwrites the decision."""
+        """Record an engineer's correction (its author is the token's name); it is kept as history and
+        never overwrites the decision."""
         pools = triage().rulebook.get().pools
         if correction.get("pool") is not None and correction["pool"] not in pools:
             abort(422, messages={"json": {"pool": [f"no pool {correction['pool']!r}; pools are {', '.join(pools)}"]}})
@@ -51,7 +52,7 @@ class Feedback(MethodView):
             correction.get("severity"),
             correction.get("pool"),
             correction.get("comment"),
-            correction.get("by") or g.principal.name,
+            g.principal.name,  # the author is the token's, never what the body says
         )
         return record or abort(404, message=f"no decision {decision_id}")
 

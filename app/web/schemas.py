@@ -2,10 +2,10 @@
 
 import marshmallow as ma
 
-from app.decide.contract import CaseSchema, DecisionSchema, sent
+from app.decide.contract import CaseSchema, DecisionSchema, Instant, Line, Text, sent
 from app.lifecycle.case import EVENTS, STATES
 from app.routing.escalation import ESCALATION_TIERS
-from app.rulelang.domain import LEVELS, PLANS
+from app.rulelang.domain import LEVELS, MAX_RULE_DOCUMENT, PLANS
 from app.store.tokens import ROLES
 
 
@@ -71,7 +71,7 @@ class PoolStatusSchema(PoolSchema):
 
 
 class CoverageQuerySchema(ma.Schema):
-    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "ISO 8601 instant with a UTC offset; default now"})
+    at = Instant(metadata={"description": "ISO 8601 instant with a UTC offset, 2000-2100; default now"})
 
 
 @sent()
@@ -89,13 +89,13 @@ class CoverageSchema(ma.Schema):
 
 
 class DecisionQuerySchema(ma.Schema):
-    since = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided at or after"})
-    until = ma.fields.AwareDateTime(format="iso", metadata={"description": "decided before"})
-    customer = ma.fields.String()
+    since = Instant(metadata={"description": "decided at or after"})
+    until = Instant(metadata={"description": "decided before"})
+    customer = Line()
     severity = ma.fields.Integer(validate=ma.validate.OneOf(LEVELS))
-    pool = ma.fields.String()
+    pool = Line()
     source = ma.fields.String(validate=ma.validate.OneOf(("rules", "declared", "default", "classifier")))
-    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    cursor = Line(metadata={"description": "next_cursor of the previous page"})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
@@ -139,10 +139,11 @@ class DecisionPageSchema(ma.Schema):
 
 
 class FeedbackSchema(ma.Schema):
+    """An engineer's correction; its author is the token's name (a `by` field is refused)."""
+
     severity = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS))
-    pool = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
-    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
-    by = ma.fields.String(validate=ma.validate.Length(min=1, max=100), metadata={"description": "default: the token's name"})
+    pool = Line(validate=ma.validate.Length(min=1, max=64))
+    comment = Text(validate=ma.validate.Length(max=2000))
 
     @ma.validates_schema
     def _something(self, data, **kwargs):
@@ -152,7 +153,7 @@ class FeedbackSchema(ma.Schema):
 
 class ExportQuerySchema(ma.Schema):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(("csv", "jsonl")))
-    since = ma.fields.AwareDateTime(format="iso")
+    since = Instant()
 
 
 @sent()
@@ -170,7 +171,7 @@ class CreatedTokenSchema(TokenSchema):
 
 
 class NewTokenSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = Line(required=True, validate=ma.validate.Length(min=1, max=100))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
 
 
@@ -189,9 +190,15 @@ class RuleDocumentSchema(RuleVersionSchema):
     content = ma.fields.String(metadata={"description": "the document's YAML text"})
 
 
+_CONTENT = {
+    "description": f"the document's YAML text, up to {MAX_RULE_DOCUMENT:,} characters (the whole body of a /v1/rules "
+    "request may have TRIAGE_MAX_RULES_CONTENT_LENGTH bytes, by default as many)"
+}
+
+
 class RuleContentSchema(ma.Schema):
-    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
-    comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    content = Text(required=True, validate=ma.validate.Length(min=1, max=MAX_RULE_DOCUMENT), metadata=_CONTENT)
+    comment = Text(load_default="", validate=ma.validate.Length(max=2000))
 
 
 @sent()
@@ -210,19 +217,19 @@ class ValidationReportSchema(ma.Schema):
 
 
 class RollbackSchema(ma.Schema):
-    version = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
-    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+    version = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
+    comment = Text(validate=ma.validate.Length(max=2000))
 
 
 class BacktestSchema(ma.Schema):
-    content = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
+    content = Text(required=True, validate=ma.validate.Length(min=1, max=MAX_RULE_DOCUMENT), metadata=_CONTENT)
     limit = ma.fields.Integer(
         load_default=1000,
         validate=ma.validate.Range(min=1, max=20_000),
         metadata={"description": "the newest stored decisions to replay"},
     )
-    since = ma.fields.AwareDateTime(format="iso")
-    until = ma.fields.AwareDateTime(format="iso")
+    since = Instant()
+    until = Instant()
 
 
 @sent()
@@ -271,16 +278,16 @@ class CaseEventSchema(ma.Schema):
     """An event on a case; which fields it takes depends on its type."""
 
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(EVENTS))
-    at = ma.fields.AwareDateTime(format="iso", metadata={"description": "when it happened (ISO 8601 with offset); default now"})
+    at = Instant(metadata={"description": "when it happened (ISO 8601 with offset); default now"})
     level = ma.fields.Integer(strict=True, validate=ma.validate.OneOf(LEVELS), metadata={"description": "severity_changed"})
-    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "severity_changed"})
+    reason = Text(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "severity_changed"})
     tier = ma.fields.String(validate=ma.validate.OneOf(ESCALATION_TIERS), metadata={"description": "escalated: EE or SE"})
-    area = ma.fields.String(validate=ma.validate.Length(min=1, max=100), metadata={"description": "escalated: a product area"})
-    pool = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={"description": "reassigned"})
-    engineer = ma.fields.String(
+    area = Line(validate=ma.validate.Length(min=1, max=100), metadata={"description": "escalated: a product area"})
+    pool = Line(validate=ma.validate.Length(min=1, max=64), metadata={"description": "reassigned"})
+    engineer = Line(
         validate=ma.validate.Length(min=1, max=100), metadata={"description": "who acted, when an integration sends it"}
     )
-    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+    comment = Text(validate=ma.validate.Length(max=2000))
 
     _NEEDS = {"severity_changed": ("level", "reason"), "escalated": ("tier",), "reassigned": ("pool",)}
     _TAKES = {"severity_changed": {"level", "reason"}, "escalated": {"tier", "area"}, "reassigned": {"pool"}}
@@ -370,16 +377,16 @@ class CasePageSchema(ma.Schema):
 
 class CaseQuerySchema(ma.Schema):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
-    pool = ma.fields.String()
-    customer = ma.fields.String()
+    pool = Line()
+    customer = Line()
     plan = ma.fields.String(validate=ma.validate.OneOf(PLANS))
     severity = ma.fields.Integer(validate=ma.validate.OneOf(LEVELS))
-    tier = ma.fields.String()
+    tier = Line()
     at_risk = ma.fields.Boolean(metadata={"description": "unacknowledged with half the target or more gone, not yet late"})
     breached = ma.fields.Boolean(metadata={"description": "missed or unacknowledged past the deadline"})
-    since = ma.fields.AwareDateTime(format="iso", metadata={"description": "first reported at or after"})
-    until = ma.fields.AwareDateTime(format="iso", metadata={"description": "first reported before"})
-    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    since = Instant(metadata={"description": "first reported at or after"})
+    until = Instant(metadata={"description": "first reported before"})
+    cursor = Line(metadata={"description": "next_cursor of the previous page"})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
@@ -391,8 +398,8 @@ class AcceptedEventSchema(ma.Schema):
 
 
 class SlaReportQuerySchema(ma.Schema):
-    period = ma.fields.String(required=True, metadata={"description": "a month (2026-11) or a quarter (2026-Q4)"})
-    customer = ma.fields.String()
+    period = Line(required=True, metadata={"description": "a month (2026-11) or a quarter (2026-Q4)"})
+    customer = Line()
 
 
 @sent()

@@ -3,6 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from app.store.database import LastAdminToken
 from app.web import schemas as s
 from app.web.access import json_only, requires, triage
 
@@ -34,8 +35,14 @@ class TokenById(MethodView):
     @requires("admin")
     @tokens.response(204)
     @tokens.alt_response(404, description="No such active token")
+    @tokens.alt_response(409, description="The token is the last active admin token")
     @tokens.doc(operationId="revokeToken")
     def delete(self, token_id):
-        """Revoke a token; every process stops accepting it within the token refresh interval."""
-        if not triage().tokens.revoke(token_id):
+        """Revoke a token; every process stops accepting it within the token refresh interval. The last
+        active admin token cannot be revoked (409): create another admin token first."""
+        try:
+            revoked = triage().tokens.revoke(token_id)
+        except LastAdminToken as exc:
+            abort(409, message=str(exc))
+        if not revoked:
             abort(404, message=f"no active token {token_id}")
