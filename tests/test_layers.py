@@ -83,3 +83,12 @@ def test_every_package_is_placed_and_says_what_it_owns():
 def test_a_forbidden_import_is_caught(package, line, says):
     [problem] = violations(package, line)
     assert says in problem
+
+
+def test_every_package_is_installed():
+    """`pip install .` takes the packages pyproject.toml lists: a new package must be listed there."""
+    import tomllib
+
+    listed = set(tomllib.loads((APP.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(APP.parent).parts) for path in APP.rglob("__init__.py")}
+    assert found == listed
