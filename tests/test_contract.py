@@ -71,6 +71,15 @@ def test_every_property_has_a_type(document):
             assert typed(node), f"{name}.{prop} has no type"
             if node.get("type") == "array":
                 assert typed(node["items"]), f"{name}.{prop}[] has no type"
+    instants = [
+        (name, prop)
+        for name, schema in document["components"]["schemas"].items()
+        for prop, node in schema.get("properties", {}).items()
+        if prop.endswith("_at")
+        and node.get("format") != "date-time"
+        and not any(alternative.get("format") == "date-time" for alternative in node.get("anyOf", []))
+    ]
+    assert instants == [], "an instant is a date-time string, in and out"
     decision = document["components"]["schemas"]["Decision"]
     assert decision["properties"]["reported_at"]["format"] == "date-time"
     assert set(decision["required"]) >= {"decision_id", "severity", "routing", "sla", "reported_at", "decided_at"}

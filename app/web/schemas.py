@@ -235,7 +235,7 @@ class BacktestSchema(ma.Schema):
 @sent()
 class BacktestChangeSchema(ma.Schema):
     decision_id = ma.fields.String()
-    reported_at = ma.fields.String(metadata={"description": "ISO 8601, as the customer sent it"})
+    reported_at = ma.fields.String(metadata={"format": "date-time", "description": "ISO 8601, in the offset the customer sent"})
     changes = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.Raw()),
