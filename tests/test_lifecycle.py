@@ -483,3 +483,23 @@ def test_the_spool_replays_in_the_order_records_came_across_processes(tmp_path):
     finally:
         triage.stop()
         triage.store.engine.dispose()
+
+
+def test_a_pause_over_a_weekend_and_the_dst_change_through_the_store(triage):
+    """The same business-hours arithmetic as tests/test_lifecycle_clock.py, on the real database:
+    a basic case waits on the customer from Friday 17:00 (CEST) to Tuesday 10:00 (CET)."""
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    report = datetime(2026, 10, 23, 16, 0, tzinfo=berlin)
+    customer = {"id": new_id("pause"), "plan": "basic", "country": "DE"}
+    case_id = new_id()
+    body = {"subject": "Report wrong", "description": "One column of the report is wrong.", "customer": customer}
+    classify(triage, {**body, "case_id": case_id, "reported_at": report.isoformat()}, report)
+    assert triage.casebook.view(case_id, report).severity == 3  # 720 business minutes on the basic plan
+    event(triage, case_id, "waiting_on_customer", datetime(2026, 10, 23, 17, 0, tzinfo=berlin))
+    replied = event(triage, case_id, "customer_replied", datetime(2026, 10, 27, 10, 0, tzinfo=berlin))
+    assert replied.clock.paused_minutes == 60 + 540 + 60  # Friday 17-18, Monday, Tuesday 09-10
+    assert replied.clock.due_at == datetime(2026, 10, 28, 12, 0, tzinfo=berlin)
+    acked = event(triage, case_id, "acknowledged", datetime(2026, 10, 27, 11, 0, tzinfo=berlin))
+    assert acked.clock.response_minutes == 120 and acked.clock.status == "met"
