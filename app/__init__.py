@@ -26,7 +26,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answer in the schema's order
     app.config.update(openapi.settings())
     app.config.update(settings.load(overrides))
-    logging.getLogger("triage").setLevel(str(app.config["LOG_LEVEL"]).upper())
+    logger = logging.getLogger("triage")
+    logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
+    if not logger.handlers:  # publishes, refusals, reloads and model loads: one line each, on stderr (gunicorn's log)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        logger.addHandler(handler)
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     app.extensions["triage"] = Triage.from_settings(app.config)
     rest = openapi.TriageApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})

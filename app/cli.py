@@ -42,6 +42,27 @@ def _service(**overrides):
     return Triage.from_settings(settings.load(overrides))
 
 
+def _folder_decider(rules_dir: Path):
+    """Decide with a rules folder as it is, without the store or the service's threads: what these
+    files would do (rules test, classify, route). Raises RulesInvalid for invalid files."""
+    from app.classifier.registry import LiveModel, model_key
+    from app.decide.classify import classify_case
+    from app.rulebook import book
+    from app.severity.language import LanguageDetector
+
+    values = settings.load()
+    rules = book.build(book.read_sources(rules_dir))
+    detector = LanguageDetector(settings.languages(values), values["DEFAULT_LANGUAGE"])
+    key = model_key(values["MODEL_KEY"], Path(values["INSTANCE_DIR"]))
+    model = LiveModel(Path(values["MODELS_DIR"]), key, settings.bundled("models"))
+
+    def decide(case, at):
+        served = model.get()
+        return classify_case(case, rules, detector, at, served if served[0] is not None else None)
+
+    return decide
+
+
 @click.group()
 def main():
     """triage: severity triage for technical-support cases."""
@@ -92,6 +113,11 @@ def rules_check(rules_dir: Path):
         f"rules {book.version} OK: {len(book.vocabulary.signals)} signals in "
         f"{len(book.vocabulary.languages)} languages, {len(book.severity.rules)} severity rules"
     )
+    from app.routing import coverage  # warnings, not problems: 24/7 promises no pool can keep
+
+    found = coverage.check(book.routes, book.pools, book.terms, book.regions, book.routing_rules.evaluate, datetime.now(UTC))
+    for line in coverage.report(found):
+        click.echo(line)
 
 
 def _publisher():
@@ -105,8 +131,11 @@ def rules_export(folder):
     """Write the current version of every document from the rule store to FOLDER/<name>.yaml."""
     publisher = _publisher()
     folder.mkdir(parents=True, exist_ok=True)
+    sources = publisher.sources()
     for summary in publisher.documents():
-        (folder / f"{summary['name']}.yaml").write_text(publisher.document(summary["name"])["content"], encoding="utf-8")
+        path = folder / f"{summary['name']}.yaml"  # golden cases (tests/<stem>) into tests/
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sources[summary["name"]], encoding="utf-8")
         click.echo(f"{summary['name']}.yaml: version {summary['version']} by {summary['author']}")
 
 
@@ -115,17 +144,21 @@ def rules_export(folder):
 @click.option("--comment", default="imported", show_default=True, help="Why: kept with every version published.")
 @click.option("--author", default=lambda: __import__("getpass").getuser(), help="Who: default the login name.")
 def rules_import(folder, comment, author):
-    """Publish the documents of FOLDER that differ from the store's, all at once, after checking them."""
-    from app.manage.publishing import NotFound
+    """Publish the documents of FOLDER (and its golden cases, FOLDER/tests) that differ from the
+    store's, all at once, after the same trial as a publish through the API."""
+    from app.manage import golden
+    from app.manage.publishing import Busy, NotFound
     from app.rulebook import book as rulebook
 
     try:
-        published = _publisher().import_documents(rulebook.read_sources(folder), comment, author)
+        published = _publisher().import_documents(
+            {**rulebook.read_sources(folder), **golden.read(folder / "tests")}, comment, author
+        )
     except RulesInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         raise click.ClickException(f"{len(exc.problems)} problem(s): nothing was published") from None
-    except NotFound as exc:
+    except (NotFound, Busy) as exc:
         raise click.ClickException(str(exc)) from None
     for row in published:
         click.echo(f"{row['name']}: version {row['version']} published")
@@ -140,13 +173,13 @@ def rules_test(rules_dir: Path):
     from app.manage import golden
 
     try:
-        triage = _service(RULES_DIR=str(rules_dir))
+        decide = _folder_decider(rules_dir)
         cases = golden.load(rules_dir / "tests")
     except RulesInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
-    outcomes = golden.run(cases, triage.classify)
+    outcomes = golden.run(cases, decide)
     for outcome in outcomes:
         if not outcome.passed:
             click.echo(f"FAIL {outcome.case.file} {outcome.case.name}: {'; '.join(outcome.failures)}")
@@ -177,7 +210,10 @@ def _decide(case_file, rules_dir: Path, at):
         case = CaseSchema(clock=lambda: at).load(json.load(case_file))
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid case: {getattr(exc, 'messages', exc)}") from None
-    return _service(RULES_DIR=str(rules_dir)).classify(case, at)
+    try:
+        return _folder_decider(rules_dir)(case, at)
+    except RulesInvalid as exc:
+        raise click.ClickException("; ".join(map(str, exc.problems))) from None
 
 
 _at_option = click.option("--at", callback=_instant, help="The instant of the decision (ISO 8601 with offset); default now.")
@@ -375,12 +411,16 @@ def decisions():
 @decisions.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
 @click.option("--since", callback=_instant, help="Only decisions made at or after this instant (ISO 8601 with offset).")
-@click.option("--output", type=click.File("w"), default="-", help="File to write; default standard output.")
-def decisions_export(fmt, since, output):
-    """Write every decision with its latest correction (the correction wins as the label)."""
+@click.option("--until", callback=_instant, help="Only decisions made before this instant (ISO 8601 with offset).")
+@click.option("--output", type=click.File("wb"), default="-", help="File to write; default standard output.")
+def decisions_export(fmt, since, until, output):
+    """Write every decision with its latest correction (the correction wins as the label), oldest
+    first, streamed as it is read; CSV cells a spreadsheet would read as a formula start with a quote."""
     from app.store import exports
 
-    output.write(exports.text(_service().store.export(since), fmt))
+    pace = settings.load()["EXPORT_ROWS_PER_SECOND"]  # the database it reads serves intake too
+    for chunk in exports.stream(_service().store.engine, fmt, since, until, pace):
+        output.write(chunk)
 
 
 @main.group()
@@ -545,6 +585,7 @@ def model_train(
             "metrics": metrics,
         },
         training_rows=(texts, levels),
+        key=_model_key(),
     )
     click.echo(
         f"model {meta['version']}: held-out macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}, "
@@ -570,7 +611,7 @@ def model_train(
             click.echo(f"report: {written['problem']}; the report has the numbers without the picture", err=True)
         click.echo(f"report written to {written['report']}" + (f" and {written['picture']}" if written["picture"] else ""))
     if activate:
-        registry.activate(home, meta["version"], shipped)
+        registry.activate(home, meta["version"], _model_key(), shipped)
         click.echo(f"model {meta['version']} is now active")
     click.echo(meta["version"])
 
@@ -598,7 +639,7 @@ def _active_on_heldout(home: Path, shipped: Path, rows: list[dict], levels, colu
     progress(f"measuring the active model {version} on the same held-out rows")
     try:
         folder = registry.locate(registry.registries(home, shipped), version)
-        active, meta = registry.load(folder, version)
+        active, meta = registry.load(folder, version, registry.key_for(folder, shipped, _model_key()))
         theirs = meta["columns"]
         _, test_rows = heldout_rows(levels)
         held = [rows[i] for i in test_rows]
@@ -623,12 +664,17 @@ def _active_on_heldout(home: Path, shipped: Path, rows: list[dict], levels, colu
     "model_dir",
     required=True,
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A version folder of the registry.",
+    help="A version folder of the deployment's or the shipped registry.",
+)
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Load a model folder from elsewhere without its signature: loading a model runs code; only for your own files.",
 )
 @_column_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write the confusion matrix as a PNG.")
-def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, feature_columns, as_json, plot):
+def model_evaluate(model_dir, trust, data_file, text_columns, label_column, label_map, feature_columns, as_json, plot):
     """Score a model on labelled data: accuracy, macro-F1, per level, confusion matrix; warn (stderr,
     and seen_in_training in --json) when the data overlaps the model's training data."""
     from app.classifier import overlap, registry, samples
@@ -637,7 +683,15 @@ def model_evaluate(model_dir, data_file, text_columns, label_column, label_map, 
     try:
         if data_file is None:
             raise TrainingError("give --data FILE")
-        fitted, meta = registry.load(model_dir.parent, model_dir.name)
+        home, shipped = Path(settings.load()["MODELS_DIR"]), settings.bundled("models")
+        in_registry = any(registry.same_folder(model_dir.parent, folder) for folder in (home, shipped))
+        if not (in_registry or trust):
+            raise registry.ModelRefused(
+                f"{model_dir} is not in a registry ({home} or the shipped one): loading a model runs code; "
+                "copy it into the registry and sign it (triage model sign), or pass --trust for your own files"
+            )
+        key = None if trust else registry.key_for(model_dir.parent, shipped, _model_key())
+        fitted, meta = registry.load(model_dir.parent, model_dir.name, key)
         rows, digest = read_rows(data_file)
         inputs, levels = prepare(rows, _columns(text_columns, label_column, label_map, feature_columns))
     except (TrainingError, registry.ModelRefused) as exc:
@@ -764,10 +818,33 @@ def model_activate(version, models_dir):
     from app.classifier import registry
 
     try:
-        registry.activate(models_dir, version, settings.bundled("models"))
+        registry.activate(models_dir, version, _model_key(), settings.bundled("models"))
     except registry.ModelRefused as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} is now active")
+
+
+@model.command("sign")
+@click.argument("version")
+@_models_option
+def model_sign(version, models_dir):
+    """Trust VERSION, brought into the deployment's registry from elsewhere: sign its artifact with
+    this deployment's key (TRIAGE_MODEL_KEY or <instance>/model.key). Loading a model runs code: sign
+    only artifacts you made or checked."""
+    from app.classifier import registry
+
+    try:
+        meta = registry.sign(models_dir, version, _model_key())
+    except registry.ModelRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model {version} signed (sha256 {meta['artifact_sha256'][:12]}…)")
+
+
+def _model_key() -> bytes:
+    from app.classifier import registry
+
+    values = settings.load()
+    return registry.model_key(values["MODEL_KEY"], Path(values["INSTANCE_DIR"]))
 
 
 @model.command("shadow")
@@ -791,7 +868,7 @@ def model_shadow(version, off, models_dir):
         click.echo(f"model {current} is shadowed" if current else "no model is shadowed")
         return
     try:
-        registry.activate(models_dir, version, settings.bundled("models"), pointer=registry.SHADOW)
+        registry.activate(models_dir, version, _model_key(), settings.bundled("models"), pointer=registry.SHADOW)
     except registry.ModelRefused as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} is now shadowed: its scores are stored beside each new decision (triage model compare)")

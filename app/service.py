@@ -5,10 +5,11 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.classifier.registry import SHADOW, LiveModel
+from app.classifier.registry import SHADOW, LiveModel, model_key
 from app.classifier.shadow import Shadow
 from app.decide.cases import Case
 from app.decide.classify import Decision, classify_case, new_decision_id, predict
@@ -16,15 +17,16 @@ from app.decide.contract import DecisionSchema
 from app.lifecycle.case import CaseView
 from app.lifecycle.casebook import CaseBook, CaseNotFound, ReportedEarlier
 from app.lifecycle.scheduler import scheduler_pass
-from app.manage.publishing import Publisher
+from app.manage.publishing import FileImporter, Publisher
 from app.rulebook.live import LiveRulebook, StoreSource
-from app.settings import SettingsError, bundled
+from app.settings import SettingsError, bundled, languages
 from app.severity.language import LanguageDetector
 from app.store import database
 from app.store.cases import new_event_id
 from app.store.shadow import ShadowScores
 from app.store.spool import Flusher, FlushStopped, Spool
 from app.store.tokens import Tokens
+from app.store.trials import RuleTrials
 
 log = logging.getLogger("triage.service")
 _dump = DecisionSchema().dump
@@ -68,47 +70,65 @@ class Triage:
         self.threads: list[Periodic] = []
         self.publisher: Publisher | None = None
         self.casebook = CaseBook(store, rulebook)
+        # After a request found the database away (every wait on it bounded, but a few seconds each), the
+        # next requests for `away_pause` seconds spool at once instead of each waiting out the same failure.
+        self.away_pause = 5.0
+        self._away_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: dict) -> "Triage":
         """Everything a process holds, from resolved settings (app.settings.load)."""
-        languages = [code.strip() for code in str(settings["LANGUAGES"]).split(",") if code.strip()]
         instance = Path(settings["INSTANCE_DIR"])
         url = settings["DATABASE_URL"]
         if settings["EMBEDDED_DATABASE"]:  # the embedded default migrates itself; a shared database is upgraded by ops
             _upgrade_once(url, instance / ".migrate.lock")
-        store = database.Store(database.engine_for(url, settings["DATABASE_TIMEOUT"]))
+        store = database.Store(database.engine_for(url, settings["DATABASE_TIMEOUT"], settings.get("THREADS", 2)))
         if settings["RULES_SOURCE"] not in ("files", "database"):
             raise SettingsError(f"TRIAGE_RULES_SOURCE is {settings['RULES_SOURCE']!r}; use files or database")
         folder = Path(settings["RULES_DIR"])
-        source: Path | StoreSource = folder
-        versions = None
-        if settings["RULES_SOURCE"] == "database":
-            versions = database.RuleVersions(store.engine)
-            _seed(versions, folder)
-            source = StoreSource(versions)
+        # Both modes serve published versions from the store, so every worker follows one numbered
+        # version; in files mode the folder is imported into it (tried once, for everyone).
+        versions = database.RuleVersions(store.engine)
+        files = settings["RULES_SOURCE"] == "files"
         # the deployment's registry (ACTIVE, SHADOW, new models), then the shipped one
-        model = LiveModel(Path(settings["MODELS_DIR"]), bundled("models"))
-        shadow_holder = LiveModel(Path(settings["MODELS_DIR"]), bundled("models"), SHADOW)
+        key = model_key(settings["MODEL_KEY"], instance)
+        model = LiveModel(Path(settings["MODELS_DIR"]), key, bundled("models"))
+        shadow_holder = LiveModel(Path(settings["MODELS_DIR"]), key, bundled("models"), SHADOW)
         model.shadow = Shadow(shadow_holder, predict, ShadowScores(store.engine).add)
+        publisher = Publisher(
+            versions,
+            None,
+            store,
+            LanguageDetector(languages(settings), settings["DEFAULT_LANGUAGE"]),
+            model,
+            RuleTrials(store.engine),
+            folder if files else None,
+            settings["BACKTEST_BUDGET"],
+        )
+        importer = FileImporter(publisher, folder) if files else FileImporter(publisher, folder, "seed", "seeded from")
+        if files or versions.stamp() is None:  # an empty store starts from the folder
+            importer.first()
         triage = cls(
-            LiveRulebook(source),
-            LanguageDetector(languages, settings["DEFAULT_LANGUAGE"]),
+            LiveRulebook(StoreSource(versions, "files" if files else "database")),
+            publisher.detector,
             store,
             Spool(instance / "spool"),
             Tokens(store, instance / "tokens.json", settings["TOKEN_REFRESH_INTERVAL"]),
             settings["RECORD_DECISIONS"],
             model,
         )
-        triage.publisher = Publisher(
-            versions, triage.rulebook, store, triage.detector, triage.model, Path(settings["RULES_DIR"]) / "tests"
-        )
+        publisher.live = triage.rulebook
+        triage.publisher = publisher
+        triage.away_pause = settings["SPOOL_FLUSH_INTERVAL"]
         triage.flusher = Flusher(triage.spool, triage.store_spooled)
         triage.flusher.flush_now()  # decisions left by an earlier run go in first
         # Work off the request path, in every worker: no request pays for a reload or a model load.
         triage.threads = [
             Periodic("spool-flusher", settings["SPOOL_FLUSH_INTERVAL"], triage.flusher.flush_now),
-            Periodic("rules-watcher", settings["RULES_CHECK_INTERVAL"], triage.rulebook.check),
+            Periodic("token-refresh", settings["TOKEN_REFRESH_INTERVAL"], triage.tokens.refresh),
+            Periodic(
+                "rules-watcher", settings["RULES_CHECK_INTERVAL"], lambda: _follow(importer if files else None, triage.rulebook)
+            ),
             Periodic("model-watcher", settings["MODEL_CHECK_INTERVAL"], model.check),
             Periodic("model-shadow", settings["MODEL_CHECK_INTERVAL"], model.shadow.check),
         ]
@@ -116,6 +136,7 @@ class Triage:
             triage.threads.append(
                 Periodic("case-scheduler", settings["SCHEDULER_INTERVAL"], lambda: scheduler_pass(triage.casebook))
             )
+        triage.tokens.refreshed_in_background = True
         for thread in triage.threads:
             thread.start()
         return triage
@@ -142,6 +163,9 @@ class Triage:
         decision = self._decide(case, now)
         if not self.record_decisions:
             return decision
+        if self.database_away():  # a request just found it away: the spool, without waiting again
+            self.spool.append(self._record_of(decision, body, principal))
+            return decision
         try:
             try:
                 self.casebook.record_decision(self._record_of(decision, body, principal), now)
@@ -152,6 +176,7 @@ class Triage:
             if not self.store.transient(exc):
                 raise
             # the database is away: the spool keeps the decision until a flush
+            self._went_away()
             log.error("decision %s spooled, the database did not take it: %s", decision.decision_id, exc)
             self.spool.append(self._record_of(decision, body, principal))
         return decision
@@ -161,7 +186,14 @@ class Triage:
         customer, case_id = case.customer.id, case.case_id or ""
 
         def count_cases(start, end):
-            return self.casebook.count_before(customer, case_id, start, min(end, case.reported_at))
+            if self.database_away():
+                raise DatabaseAway("the database did not answer a moment ago")
+            try:
+                return self.casebook.count_before(customer, case_id, start, min(end, case.reported_at))
+            except Exception as exc:
+                if self.store.transient(exc):
+                    self._went_away()
+                raise
 
         return self.classify(case, now, count_cases=count_cases)
 
@@ -191,6 +223,9 @@ class Triage:
     def record_event(self, case_id: str, event: dict, now: datetime) -> CaseView | None:
         """Apply an event to a case; None when the database is away and the spool keeps the event."""
         event = {**event, "event_id": event.get("event_id") or new_event_id()}
+        if self.database_away():
+            self.spool.append({"kind": "event", "case_id": case_id, **event})
+            return None
         try:
             return self.casebook.record_event(case_id, event, now)
         except CaseNotFound:
@@ -201,8 +236,17 @@ class Triage:
             if not self.store.transient(exc):
                 raise
             log.error("event %s on case %s spooled, the database did not take it: %s", event["event_id"], case_id, exc)
+            self._went_away()
         self.spool.append({"kind": "event", "case_id": case_id, **event})
         return None
+
+    def database_away(self) -> bool:
+        """Whether a request found the database away (unreachable, locked, silent) in the last
+        `away_pause` seconds: writes then go to the spool at once. The spool's flush keeps trying."""
+        return time.monotonic() < self._away_until
+
+    def _went_away(self) -> None:
+        self._away_until = time.monotonic() + self.away_pause
 
     def store_spooled(self, records: list[dict]) -> None:
         """Write spooled decisions and events in the order they came. One the database or the case
@@ -241,14 +285,38 @@ class Triage:
                 closed.append({"pool": pool.id, "reason": reason, "opens_at": pool.calendar.next_opening(at)})
         return {"at": at, "open": open_, "closed": closed}
 
-    def readiness(self) -> dict:
+    def readiness(self, detailed: bool = False) -> dict:
+        """`status` (ready or degraded) and `reason` in a word for anyone; the details for ops. No
+        answer names a path or quotes SQL."""
+        database_status = self._database_status()
+        rules = self.rulebook.status()
+        if rules["refused"] is None and self.publisher is not None and database_status["ok"]:
+            try:
+                rules["refused"] = self.publisher.refused()
+            except Exception as exc:  # the database went away in between: /readyz still answers
+                log.warning("refused rule changes not read: %s", type(exc).__name__)
+        reason = next(
+            (
+                word
+                for word, trouble in (
+                    ("database", not database_status["ok"]),
+                    ("rules", rules["refused"] is not None or rules["unreadable"] is not None),
+                    ("spool", self.spool.rejected() > 0),
+                )
+                if trouble
+            ),
+            None,
+        )
+        status = {"status": "degraded" if reason else "ready", "reason": reason}
+        if not detailed:
+            return status
         return {
-            "status": "ready",
+            **status,
             "pid": os.getpid(),
-            "rules": self.rulebook.status(),
+            "rules": rules,
             "languages": list(self.detector.codes),
             "model": self.model.status() if self.model else None,
-            "database": self._database_status(),
+            "database": database_status,
             "spool_depth": self.spool.depth(),
             "spool_rejected": self.spool.rejected(),
             "spool_oldest_seconds": self.spool.oldest(),
@@ -265,18 +333,17 @@ class Triage:
         return {"ok": True, "dialect": self.store.engine.dialect.name, "revision": revision}
 
 
-def _seed(versions, folder: Path) -> None:
-    """An empty rule store starts from the rule files; workers starting together publish once."""
-    from app.rulebook.book import read_sources
+class DatabaseAway(Exception):
+    """The database was found away a moment ago; it is not asked again yet."""
 
-    if versions.stamp() is not None:
-        return
-    for name, text in read_sources(folder).items():
-        try:
-            versions.publish(name, text, "seed", f"seeded from {folder}", None)
-        except database.Conflict:
-            pass  # another worker seeded it first
-    log.info("rule store seeded from %s", folder)
+
+def _follow(importer, rulebook) -> None:
+    """A rules watcher's look: import the folder if it changed (files mode), then follow the store."""
+    try:
+        if importer is not None:
+            importer.check()
+    finally:  # whatever the folder holds, the store's versions are followed
+        rulebook.check()
 
 
 def _upgrade_once(url: str, lock_path: Path) -> None:

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "RULES_DIR": "",  # empty: the bundled rules
     "INSTANCE_DIR": "instance",  # relative to the working directory
     "MODELS_DIR": "",  # empty: <instance>/models; new models, ACTIVE and SHADOW (the bundled registry is searched too)
+    "MODEL_KEY": "",  # the key models are signed with (HMAC-SHA256); empty: <instance>/model.key, made once
     "MODEL_CHECK_INTERVAL": 2.0,  # seconds between looks at the registry's ACTIVE
     "RULES_SOURCE": "files",  # files: edit the rules folder; database: publish versions through the API
     "RULES_CHECK_INTERVAL": 2.0,  # seconds between looks at the rules' source
@@ -35,14 +36,23 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RULES_CONTENT_LENGTH": MAX_RULE_DOCUMENT,  # bytes of a request body to /v1/rules/*
     "LOG_LEVEL": "INFO",
     "DATABASE_URL": "",  # empty: a SQLite file in the instance folder, migrated on start
-    "DATABASE_TIMEOUT": 5.0,  # seconds a write may wait for the database before the spool takes it
+    "DATABASE_TIMEOUT": 5.0,  # seconds to connect, wait for a lock or run a statement; a write past it goes to the spool
     "RECORD_DECISIONS": True,
     "SPOOL_FLUSH_INTERVAL": 5.0,  # seconds between attempts to write spooled decisions
     "TOKEN_REFRESH_INTERVAL": 5.0,  # seconds a process trusts its copy of the tokens
     "SCHEDULER_INTERVAL": 2.0,  # seconds between the scheduler's passes over due escalation steps; 0: off
+    "BACKTEST_BUDGET": 20.0,  # seconds a backtest may replay stored cases before it reports what it has
     "BIND": "127.0.0.1:8000",  # gunicorn's address
-    "WORKERS": 2,  # gunicorn sync workers
+    "WORKERS": 2,  # gunicorn worker processes
+    "EXPORTS": 2,  # exports one worker process streams at once; more wait (503, Retry-After): its other threads serve intake
+    "EXPORT_ROWS_PER_SECOND": 60000,  # an export's pace (0: unpaced), so that exports leave the CPU intake needs
+    "THREADS": 8,  # threads per worker (gthread): requests that wait on a slow client or the database
 }
+
+
+def languages(values: dict) -> list[str]:
+    """The detector's languages of resolved settings: ["all"] or ISO 639-1 codes."""
+    return [code.strip() for code in str(values["LANGUAGES"]).split(",") if code.strip()]
 
 
 class SettingsError(ValueError):

@@ -12,6 +12,9 @@ from app.severity.language import LanguageDetector
 from app.store.tokens import ROLES
 
 RULES = bundled("rules")
+# One model signing key for the test run: the CLI in subprocesses and the apps built here agree on it.
+MODEL_KEY = "test-model-signing-key"
+os.environ["TRIAGE_MODEL_KEY"] = MODEL_KEY
 POSTGRES = os.environ.get("TRIAGE_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES else [])
 

@@ -201,7 +201,8 @@ def test_decision_carries_region_deadline_routing_and_entitlement(client):
     )
     data = client.post("/v1/classify", json=body).get_json()
     assert data["region"] == "EMEA"
-    assert data["sla"] == {
+    # at_risk depends on whether de-l1 is open now (the case is decided now, its deadline long past)
+    assert {key: value for key, value in data["sla"].items() if not key.startswith("at_risk")} == {
         "plan": "basic",
         "target_minutes": 720,
         "clock": "business-hours",
@@ -209,6 +210,7 @@ def test_decision_carries_region_deadline_routing_and_entitlement(client):
         "guaranteed": True,
         "note": None,
     }
+    assert isinstance(data["sla"]["at_risk"], bool)
     routing = data["routing"]
     assert routing["pool"] == "de-l1" and routing["tier"] == "L1" and routing["respond_in"] == "de"
     assert routing["routes"] == ["first-line"] and routing["trace"][-1].startswith("chosen de-l1")

@@ -90,6 +90,20 @@ def test_holiday_names_and_company_days():
     assert holidays.name(at("2026-08-13T00:00:00+00:00").date()) is None
 
 
+def test_holiday_lookup_and_the_working_windows_holidays_take_away():
+    holidays = Holidays("RU", extra={at("2026-08-14T00:00:00+00:00").date(): "Summer party"})
+    assert holidays.lookup(at("2026-03-09T00:00:00+00:00").date()) == ("International Women's Day (observed)", "RU")
+    assert holidays.lookup(at("2026-08-14T00:00:00+00:00").date()) == ("Summer party", "company")
+    assert holidays.lookup(at("2026-03-10T00:00:00+00:00").date()) is None
+    moscow = POOLS["ru-l1"].calendar
+    closed = list(moscow.closures(at("2026-03-01T00:00:00+00:00"), at("2026-03-15T00:00:00+00:00")))
+    # 8 March is a Sunday (no working hours to lose); the observed Monday loses 09:00-18:00 Moscow time
+    assert closed == [
+        (at("2026-03-09T06:00:00+00:00"), at("2026-03-09T15:00:00+00:00"), ("International Women's Day (observed)", "RU"))
+    ]
+    assert list(POOLS["premium-247"].calendar.closures(at("2026-12-24T00:00:00+00:00"), at("2026-12-27T00:00:00+00:00"))) == []
+
+
 @pytest.mark.parametrize("text", ["9:00-18:00", "09:00-08:00", "09:00-24:30", "25:00-26:00", "09:00"])
 def test_bad_intervals_are_refused(text):
     with pytest.raises(ValueError):

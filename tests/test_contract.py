@@ -196,7 +196,7 @@ INTAKE = textwrap.dedent(
     from triage_client import AuthenticatedClient
     from triage_client.api.classify import classify_case
     from triage_client.api.rule_documents import get_rule_document, publish_rule_document
-    from triage_client.models import Case, Customer, CustomerPlan, Decision, Error, RuleContent, RuleDocument, RuleVersion
+    from triage_client.models import Case, Customer, CustomerPlan, Decision, Error, Publish, RuleDocument, RuleVersion
 
 
     def main(base_url: str, token: str) -> None:
@@ -223,7 +223,7 @@ INTAKE = textwrap.dedent(
         etag: str = current.headers["ETag"]
         content = document.content + "\\n# reviewed by the intake team\\n"
         published = publish_rule_document.sync(
-            client=client, name="severity", body=RuleContent(content=content, comment="from the generated client"), if_match=etag
+            client=client, name="severity", body=Publish(content=content, comment="from the generated client"), if_match=etag
         )
         assert isinstance(published, RuleVersion), published
         number: int = published.version

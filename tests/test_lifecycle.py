@@ -479,7 +479,7 @@ def test_the_spool_replays_in_the_order_records_came_across_processes(tmp_path):
         view = triage.casebook.view(body["case_id"], now)
         assert [e.type for e in view.entries] == ["decided", "acknowledged"]
         assert spool.rejected() == 1
-        assert application.test_client().get("/readyz").get_json()["spool_rejected"] == 1
+        assert authed(application, "ops").get("/readyz").get_json()["spool_rejected"] == 1
     finally:
         triage.stop()
         triage.store.engine.dispose()

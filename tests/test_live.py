@@ -64,16 +64,14 @@ def test_app_serves_new_rules_and_reports_a_refused_version(rules_dir, tmp_path)
 
     severity = rules_dir / "severity.yaml"
     good = severity.read_text()
-    severity.write_text(
-        good.replace(
-            "    level: 3\n    description: The system or one component is slow.",
-            "    level: 4\n    description: The system or one component is slow.",
-        )
-    )
-    _until(lambda: client.post("/v1/classify", json=body).get_json()["severity"]["level"] == 4)
-    version = client.post("/v1/classify", json=body).get_json()["versions"]["rules"]
+    first = client.post("/v1/classify", json=body).get_json()["versions"]["rules"]
+    severity.write_text(good.replace("description: The system or one component is slow.", "description: Slow."))
+    _until(lambda: client.post("/v1/classify", json=body).get_json()["versions"]["rules"] != first)
+    answer = client.post("/v1/classify", json=body).get_json()
+    version = answer["versions"]["rules"]
+    assert answer["severity"]["matched_rules"][0]["description"] == "Slow."
 
-    severity.write_text(good + "\nbogus: true\n")
+    severity.write_text(good + "\nbogus: true\n")  # invalid: refused, for every worker
     _until(lambda: client.get("/readyz").get_json()["rules"]["refused"] is not None)
     assert client.post("/v1/classify", json=body).get_json()["versions"]["rules"] == version
     ready = client.get("/readyz").get_json()

@@ -14,7 +14,9 @@ from app.classifier import registry, samples
 from app.classifier.model import Columns, TrainingError, parse_label_map, prepare
 from app.settings import bundled
 
-from .conftest import authed, case
+from .conftest import MODEL_KEY, authed, case
+
+KEY = MODEL_KEY.encode()
 
 TRIAGE = shutil.which("triage", path=str(Path(sys.executable).parent))
 LEVELS = "--label-map", "1=1,2=2,3=3,4=4"
@@ -92,10 +94,11 @@ def test_evaluate_prints_tables_json_and_a_plot(trained, tmp_path):
         "--feature-columns",
         "language",
     )
-    table = run(*args)
+    registry_env = {"TRIAGE_MODELS_DIR": str(models)}  # evaluate loads only from a registry
+    table = run(*args, env=registry_env)
     assert table.returncode == 0 and "macro-F1" in table.stdout and "confusion" in table.stdout
     plot = tmp_path / "cm.png"
-    as_json = json.loads(run(*args, "--json", "--plot", plot).stdout)
+    as_json = json.loads(run(*args, "--json", "--plot", plot, env=registry_env).stdout)
     assert set(as_json) >= {"accuracy", "macro_f1", "per_level", "confusion_matrix"}
     assert set(as_json["per_level"]) == {"1", "2", "3", "4"} and len(as_json["confusion_matrix"]) == 4
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -117,6 +120,7 @@ def _evaluate(model_dir, data, *more):
         "--feature-columns",
         "language",
         *more,
+        env={"TRIAGE_MODELS_DIR": str(Path(model_dir).parent)},  # evaluate loads only from a registry
     )
 
 
@@ -288,7 +292,7 @@ def _copy_registry(trained, tmp_path):
 
 def test_a_tampered_artifact_is_refused_and_the_service_runs_on_rules(trained, tmp_path):
     models, version = _copy_registry(trained, tmp_path)
-    registry.activate(models, version)
+    registry.activate(models, version, KEY)
     with open(models / version / "model.joblib", "ab") as handle:
         handle.write(b"\0")  # one byte changed after training
     refused = run("model", "activate", version, "--models-dir", models)
@@ -306,7 +310,7 @@ def test_a_model_from_another_scikit_learn_is_refused(trained, tmp_path):
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps({**meta, "sklearn_version": "0.24.2"}))
     with pytest.raises(registry.ModelRefused, match="made with scikit-learn 0.24.2"):
-        registry.verify(models, version)
+        registry.verify(models, version, KEY)
 
 
 def test_a_model_of_another_shape_is_refused_when_loaded(trained, tmp_path):
@@ -315,14 +319,14 @@ def test_a_model_of_another_shape_is_refused_when_loaded(trained, tmp_path):
     from sklearn.pipeline import Pipeline
 
     models, version = _copy_registry(trained, tmp_path)
-    model, meta = registry.load(models, version)
+    model, meta = registry.load(models, version, KEY)
     model.pipeline = Pipeline(
         [("features", model.pipeline.named_steps["features"]), ("svm", model.pipeline.named_steps["classifier"])]
     )
     model.__dict__.pop("_one_case")
-    old = registry.save(models, model, {k: meta[k] for k in ("rows", "data", "data_sha256", "columns", "metrics")})
+    old = registry.save(models, model, {k: meta[k] for k in ("rows", "data", "data_sha256", "columns", "metrics")}, key=KEY)
     with pytest.raises(registry.ModelRefused, match="retrain it"):
-        registry.load(models, old["version"])
+        registry.load(models, old["version"], KEY)
 
 
 def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(trained, tmp_path, rules_dir):
@@ -373,7 +377,7 @@ def test_activation_is_picked_up_by_a_running_app_and_rules_use_the_model(traine
 
 def test_fallback_rule_takes_the_models_level_only_when_no_rule_matched(trained, tmp_path, rules_dir):
     models, version = _copy_registry(trained, tmp_path)
-    registry.activate(models, version)
+    registry.activate(models, version, KEY)
     severity = rules_dir / "severity.yaml"
     severity.write_text(
         severity.read_text().replace("when: {model.confidence: {gte: 0.6}}", "when: {model.confidence: {gte: 0.0}}")
@@ -520,5 +524,5 @@ def test_every_shipped_model_loads():
     shipped = [meta["version"] for meta in registry.versions(bundled("models")) if "error" not in meta]
     assert shipped
     for version in shipped:
-        model, meta = registry.load(bundled("models"), version)
+        model, meta = registry.load(bundled("models"), version, None)
         assert model.levels is not None and meta["version"] == version

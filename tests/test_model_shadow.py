@@ -21,7 +21,9 @@ from app import create_app
 from app.classifier import registry, samples
 from app.classifier.model import Columns, heldout_rows, prepare, scores_of, train
 
-from .conftest import DATABASES, authed, case
+from .conftest import DATABASES, MODEL_KEY, authed, case
+
+KEY = MODEL_KEY.encode()
 
 TRIAGE = shutil.which("triage", path=str(Path(sys.executable).parent))
 COLUMNS = Columns(("subject", "description"), "level", {str(n): n for n in (1, 2, 3, 4)}, ("language",))
@@ -48,8 +50,9 @@ def two_models(tmp_path_factory):
         fitted,
         {"rows": len(rows), "data": "sample", "data_sha256": "a" * 64, "columns": COLUMNS.to_dict(), "metrics": metrics},
         training_rows=([item["text"] for item in inputs], levels),
+        key=KEY,
     )["version"]
-    registry.activate(models, a)
+    registry.activate(models, a, KEY)
     swapped = [{**row, "level": SWAP.get(row["level"], row["level"])} for row in rows]
     data = folder / "swapped.csv"
     samples.write(data, swapped)
@@ -109,7 +112,7 @@ def test_the_report_holds_the_data_the_metrics_the_picture_and_the_active_model(
     levels = np.array([row["level"] for row in swapped])
     _, test_rows = heldout_rows(levels)
     inputs, _ = prepare([swapped[i] for i in test_rows], COLUMNS)
-    active, _ = registry.load(models, a)
+    active, _ = registry.load(models, a, KEY)
     theirs = scores_of(active.predict(inputs), levels[test_rows], active.levels)
     assert f"The active model {a} on the {len(test_rows)} held-out rows" in page
     assert (
@@ -248,7 +251,7 @@ def test_a_missing_or_failing_shadow_model_never_touches_a_classification(two_mo
         answer = client.post("/v1/classify", json=_tickets(1, seed=31)[0])
         assert answer.status_code == 200 and answer.get_json()["versions"]["model"] == a
 
-        registry.activate(models, b, pointer=registry.SHADOW)
+        registry.activate(models, b, KEY, pointer=registry.SHADOW)
         _wait(lambda: client.get("/readyz").get_json()["model"]["shadow"]["version"] == b, "the shadow model was not loaded")
 
         def broken(*args):

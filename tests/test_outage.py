@@ -64,12 +64,13 @@ def test_database_outage_under_load_loses_nothing(kind, tmp_path):
         from app.store import database as store
 
         store.upgrade(url)
-    token = make_token(env, "intake")
+    token, ops_token = make_token(env, "intake"), make_token(env, "ops")
     log = open(tmp_path / "gunicorn.log", "w+")
     process, base = start_gunicorn(env, log)
     outage = Outage(kind, url, instance)
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
+    ops = {"Authorization": f"Bearer {ops_token}"}  # /readyz details (the spool) are for ops
     ids, statuses, spooled_seen = [], [], []
     run = uuid.uuid4().hex[:8]
 
@@ -87,7 +88,7 @@ def test_database_outage_under_load_loses_nothing(kind, tmp_path):
 
     def watch():
         while len(statuses) < CASES:
-            spooled_seen.append(requests.get(f"{base}/readyz", timeout=10).json()["spool_depth"])
+            spooled_seen.append(requests.get(f"{base}/readyz", timeout=10, headers=ops).json()["spool_depth"])
             time.sleep(0.2)
 
     try:
@@ -106,7 +107,7 @@ def test_database_outage_under_load_loses_nothing(kind, tmp_path):
         assert max(spooled_seen) > 0, "the outage never reached the spool: the test proved nothing"
 
         deadline = time.monotonic() + 60
-        while requests.get(f"{base}/readyz", timeout=10).json()["spool_depth"] and time.monotonic() < deadline:
+        while requests.get(f"{base}/readyz", timeout=10, headers=ops).json()["spool_depth"] and time.monotonic() < deadline:
             time.sleep(0.5)
         engine = sa.create_engine(url or f"sqlite:///{instance / 'triage.db'}")
         with engine.connect() as conn:

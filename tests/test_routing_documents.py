@@ -149,6 +149,14 @@ def test_bad_pools(old, new, item, field, words):
             "'MARS' is not",
         ),
         ("      - {tier: SE}", "      - {}", "routes[sustained-engineering]", "candidates[0]", "a selector needs pool"),
+        ("    priority: front\n", "    priority: urgent\n", "routes[mission-critical-escalation]", "priority", "Must be one of"),
+        (
+            "    continue: true\n    priority: front\n",
+            "    priority: front\n",
+            "routes[mission-critical-escalation]",
+            "candidates",
+            "only a route that continues may give none",
+        ),
         (
             "  - id: first-line\n",
             "  - id: first-line\n    when: {plan: {in: [basic]}}\n",

@@ -118,3 +118,129 @@ def test_without_rules_declared_then_default():
     assert (combine(POLICY, [], 2).level, combine(POLICY, [], 2).source) == (2, "declared")
     default = combine(POLICY, [], None)
     assert (default.level, default.source, default.declared) == (3, "default", None)
+
+
+def test_the_set_aside_note_ends_the_severity_note():
+    assert combine(POLICY, [SLOW], None, set_aside="The newest text decided: a signature (2 lines) set aside.").note == (
+        "The newest text decided: a signature (2 lines) set aside."
+    )
+    severity = combine(POLICY, [SLOW], 1, set_aside="The newest text decided: x set aside.")
+    assert severity.note.startswith("Declared 1") and severity.note.endswith("x set aside.")
+
+
+# -- mail: the newest text decides ----------------------------------------------------------
+
+OUTLOOK = """Hi team,
+
+now nobody can open the invoicing module at all.
+
+Kind regards,
+Sarah
+Head of Finance | Example Ltd.
+This e-mail is confidential. If you are not the intended recipient, delete it.
+
+-----Original Message-----
+From: Sarah <s@example.com>
+Sent: Tuesday, November 4, 2026 10:12 AM
+Subject: Invoice list
+
+the list loads slowly sometimes
+"""
+
+
+@pytest.mark.parametrize(
+    "description, newest, quoted",
+    [
+        (OUTLOOK, "Hi team,\n\nnow nobody can open the invoicing module at all.", True),
+        ("Still down.\n\nOn Tue, 4 Nov 2026 at 10:12, Sarah <s@example.com> wrote:\n> slow sometimes\n", "Still down.", True),
+        ("Still down.\n\nOn Tue, 4 Nov 2026 at 10:12, Sarah Whitfield <\ns@example.com> wrote:\n> slow\n", "Still down.", True),
+        ("Läuft wieder.\n\nAm 04.11.2026 um 10:12 schrieb Max Muster <m@example.de>:\n> Ausfall\n", "Läuft wieder.", True),
+        ("Работает.\n\n4 ноября 2026 г., в 10:12, Иван <i@example.ru> написал(а):\n> упал\n", "Работает.", True),
+        ("Działa.\n\nW dniu 4.11.2026 o 10:12 Jan <j@example.pl> napisał(a):\n> awaria\n", "Działa.", True),
+        ("Funguje.\n\nDne 4. 11. 2026 v 10:12 Jan <j@example.cz> napsal(a):\n> výpadek\n", "Funguje.", True),
+        ("Virker.\n\nDen 4. nov. 2026 kl. 10.12 skrev Jens <j@example.dk>:\n> nede\n", "Virker.", True),
+        ("Funciona.\n\nEl mar, 4 nov 2026 a las 10:12, Ana (<a@example.es>) escribió:\n> caído\n", "Funciona.", True),
+        ("Ça marche.\n\nLe mar. 4 nov. 2026 à 10:12, Marie <m@example.fr> a écrit :\n> panne\n", "Ça marche.", True),
+        ("Funciona.\n\nEm ter., 4 de nov. de 2026 às 10:12, Ana <a@example.pt> escreveu:\n> caiu\n", "Funciona.", True),
+        ("Funziona.\n\nIl giorno mar 4 nov 2026 alle 10:12 Luca <l@example.it> ha scritto:\n> giù\n", "Funziona.", True),
+        ("Werkt.\n\nOp di 4 nov. 2026 om 10:12 schreef Piet <p@example.nl>:\n> plat\n", "Werkt.", True),
+        (
+            "Sudah normal.\n\nPada tanggal Sel, 4 Nov 2026 pukul 10.12 Budi <b@example.id> menulis:\n> down\n",
+            "Sudah normal.",
+            True,
+        ),
+        (
+            "Neu.\n\nVon: Max <m@example.de>\nGesendet: Dienstag, 4. November 2026 10:12\nAn: Support\nBetreff: alt\n\nalt",
+            "Neu.",
+            True,
+        ),
+        ("Новое.\n\nОт: Иван\nОтправлено: 4 ноября 2026 г. 10:12\nКому: support\nТема: старое\n\nстарое", "Новое.", True),
+        ("Nowe.\n\nOd: Jan\nWysłano: wtorek, 4 listopada 2026 10:12\nDo: support\nTemat: stare\n\nstare", "Nowe.", True),
+        ("Nuevo.\n\n> viejo\n> más viejo\n", "Nuevo.", True),
+        ("Nothing quoted here.\nFrom: our side nothing changed.", "Nothing quoted here.\nFrom: our side nothing changed.", False),
+    ],
+)
+def test_mail_splits_the_newest_text_from_quoted_history(description, newest, quoted):
+    from app.severity.mail import split
+
+    mail = split("RE: subject", description)
+    assert mail.newest == newest
+    assert bool(mail.quoted_lines) is quoted
+
+
+def test_mail_sets_aside_signature_and_disclaimer_and_says_so():
+    from app.severity.mail import split
+
+    mail = split("Invoice", OUTLOOK)
+    assert (mail.signature_lines, mail.quoted_lines) == (4, 5)
+    assert mail.note == "The newest text decided: quoted earlier messages (5 lines) and a signature (4 lines) set aside."
+    assert split("x", "Server down.").note is None
+    disclaimer = split("x", "Server down.\n\nThis message is confidential and meant for the intended recipient only.")
+    assert disclaimer.newest == "Server down." and disclaimer.disclaimer_lines == 1
+
+
+def test_a_closing_word_at_the_start_or_inside_a_sentence_is_not_a_signature():
+    from app.severity.mail import split
+
+    assert split("x", "Thanks for the quick answer, but the server is down again.").newest.endswith("down again.")
+    assert split("x", "Thanks,\nthe server is down.").newest == "Thanks,\nthe server is down."
+
+
+def test_a_bare_forward_is_read_whole():
+    from app.severity.mail import split
+
+    text = "-----Original Message-----\nFrom: a\nSent: today\n\nThe server is down."
+    mail = split("FW: server", text)
+    assert mail.newest == text and mail.note is None
+
+
+def test_a_reply_subject_is_read_only_when_the_newest_text_says_nothing(app):
+    from app.severity.mail import signals, split
+
+    vocabulary = app.extensions["triage"].rulebook.get().vocabulary
+    quiet = split("RE: Server down", "Any news?\n\nOn Mon, 2 Nov 2026, Sarah <s@example.com> wrote:\n> down")
+    assert {h.signal for h in signals(quiet, vocabulary)} >= {"outage"}
+    news = split("RE: Server down", "It works again, thanks. How do I export the log?")
+    assert "outage" not in {h.signal for h in signals(news, vocabulary)}
+    assert [h.source for h in signals(split("x", "¿Desde qué menú?"), vocabulary) if h.signal == "question"] == ["punctuation"]
+    assert not [h for h in signals(split("x", "Hur gör jag?"), vocabulary, read=False) if h.source == "punctuation"]
+
+
+def test_a_decision_on_a_mail_says_what_was_set_aside_and_keeps_the_declared_level(app):
+    from app.decide.contract import CaseSchema
+
+    triage = app.extensions["triage"]
+    customer = {"id": "mail", "plan": "premium", "country": "GB"}
+    follow_up = CaseSchema().load(
+        {"subject": "RE: Invoice list slow", "description": OUTLOOK, "customer": customer, "declared_severity": 3}
+    )
+    decision = triage.classify(follow_up, follow_up.reported_at)
+    assert decision.severity.level == 1 and decision.severity.declared == 3
+    assert "slow" not in decision.signals  # only the quoted mail said so
+    assert decision.severity.note.endswith("quoted earlier messages (5 lines) and a signature (4 lines) set aside.")
+    shouted = CaseSchema().load(
+        {"subject": "URGENT!!! How do I add a user?", "description": "Where is it?", "customer": customer, "declared_severity": 1}
+    )
+    severity = triage.classify(shouted, shouted.reported_at).severity
+    assert (severity.level, severity.declared, severity.matched_rules[0].id) == (4, 1, "advice")
+    assert severity.note.startswith("Declared 1 (business-critical outage) is more severe than the evidence")

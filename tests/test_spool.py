@@ -59,13 +59,13 @@ def test_instants_keep_their_moment_whatever_their_offset(store):
     store.save(
         [
             {
-                **record("00000000-0000-7000-8000-000000000010"),
+                **record("019f1b30-a280-7000-8000-000000000010"),  # a UUIDv7 of its decided_at, as every id is
                 "reported_at": "2026-06-30T23:30:00-02:00",
                 "decided_at": "2026-07-01T03:00:00+02:00",
             }
         ]
     )
-    stored = store.get("00000000-0000-7000-8000-000000000010")
+    stored = store.get("019f1b30-a280-7000-8000-000000000010")
     assert stored["reported_at"].isoformat() == "2026-07-01T01:30:00+00:00"
     assert stored["decided_at"].isoformat() == "2026-07-01T01:00:00+00:00"
     from datetime import datetime

@@ -11,8 +11,9 @@ from app.routing.routes import CaseFacts, Routing, route_case
 from app.routing.sla import Entitlement, Sla
 from app.rulebook.book import Rulebook
 from app.severity.language import LanguageDetector, LanguageGuess
+from app.severity.mail import signals as mail_signals
+from app.severity.mail import split
 from app.severity.policy import Prediction, Severity, combine
-from app.severity.text import words
 from app.severity.vocabulary import Hit
 
 
@@ -44,13 +45,21 @@ def classify_case(
 
     `now` is the instant of the decision: which pools are open is judged at `now`, and the
     deadline runs from the case's `reported_at`."""
-    language = detector.identify(case.text, case.language, rules.vocabulary.covered)
-    evidence = with_environment(rules.vocabulary.find(words(case.text)), case.environment)
+    mail = split(case.subject, case.description)  # quoted history and signatures do not decide
+    language = detector.identify(mail.text, case.language, rules.vocabulary.covered)
+    evidence = with_environment(mail_signals(mail, rules.vocabulary, language.supported), case.environment)
     prediction = predict(model[0], model[1], case, language.code) if model else None
     fact = facts(case, language, evidence, prediction)
     fired = rules.severity_rules.evaluate(fact)
     matched = [rules.severity.rule(rule_id) for rule_id in fired]
-    severity = combine(rules.severity, matched, case.declared_severity, prediction, None if language.supported else language.code)
+    severity = combine(
+        rules.severity,
+        matched,
+        case.declared_severity,
+        prediction,
+        None if language.supported else language.code,
+        mail.note,
+    )
     versions = {
         "rules": rules.version,
         **({"rule_documents": rules.documents} if rules.documents else {}),
@@ -123,6 +132,7 @@ def assign(
     routing = route_case(
         routing_facts, rules.routes, fired, rules.pools, sla.due_at, rules.terms.clock_of(plan).always_open, now, exclude
     )
+    sla = sla.against(routing.pool.id, routing.available_at, None if routing.open_now else routing.pool.closed_reason(now))
     return placement, sla, routing, rules.terms.entitlement(plan, case.channel, case.reported_at, count_cases)
 
 

@@ -211,6 +211,10 @@ class SlaSchema(ma.Schema):
     due_at = ma.fields.DateTime(format="iso")
     guaranteed = ma.fields.Boolean(metadata={"description": "false when the plan defines no target for the level"})
     note = ma.fields.String(allow_none=True)
+    at_risk = ma.fields.Boolean(
+        metadata={"description": "true when the deadline falls before the chosen pool opens: nobody can keep the promise"}
+    )
+    at_risk_reason = ma.fields.String(allow_none=True, metadata={"description": "why the deadline is at risk; null when not"})
 
 
 @sent()
@@ -222,6 +226,9 @@ class RoutingSchema(ma.Schema):
     available_at = ma.fields.DateTime(format="iso", metadata={"description": "when the pool is (or was) open"})
     urgent = ma.fields.Boolean()
     routes = ma.fields.List(ma.fields.String(), metadata={"description": "the routing rules that decided"})
+    priority = ma.fields.String(
+        metadata={"description": "normal, or front: the case goes to the front of the pool's queue (e.g. mission critical)"}
+    )
     trace = ma.fields.List(ma.fields.String(), metadata={"description": "every step, and why pools were passed over"})
 
 

@@ -19,6 +19,8 @@ class _Expect(ma.Schema):
     available_at = ma.fields.AwareDateTime(format="iso")
     due_at = ma.fields.AwareDateTime(format="iso")
     guaranteed = ma.fields.Boolean()
+    at_risk = ma.fields.Boolean()
+    priority = ma.fields.String(validate=ma.validate.OneOf(("normal", "front")))
     entitled = ma.fields.Boolean()
 
     @ma.validates_schema
@@ -57,13 +59,23 @@ class Outcome:
         return not self.failures
 
 
+def read(tests_dir: Path) -> dict[str, str]:
+    """The golden documents of a folder, named as published: `tests/<file stem>`."""
+    return documents.read_texts(tests_dir, "tests/")
+
+
 def load(tests_dir: Path) -> list[GoldenCase]:
     """Every golden case under `tests_dir`; a malformed file or case is refused with its place named."""
+    return parse(read(tests_dir))
+
+
+def parse(texts: dict[str, str]) -> list[GoldenCase]:
+    """The golden cases of documents {`tests/<stem>`: YAML text}; a malformed one is refused with its place named."""
     cases, problems = [], []
-    for path in sorted(Path(tests_dir).glob("*.yaml")):
-        file = f"tests/{path.name}"
+    for name, text in sorted(texts.items()):
+        file = f"{name}.yaml"
         try:
-            doc = documents.load(file, path.read_text(encoding="utf-8"), _GoldenFile(), item_key="name")
+            doc = documents.load(file, text, _GoldenFile(), item_key="name")
         except RulesInvalid as exc:
             problems += exc.problems
             continue
@@ -79,12 +91,19 @@ def load(tests_dir: Path) -> list[GoldenCase]:
     return cases
 
 
-def run(cases: list[GoldenCase], classify) -> list[Outcome]:
-    """Classify each case with `classify(case, now)` and compare with what it expects."""
+def run(cases: list[GoldenCase], classify, announce=None) -> list[Outcome]:
+    """Classify each case with `classify(case, now)` and compare with what it expects (`announce`
+    hears each case's place before it runs). A case that raises fails with the exception named."""
     outcomes = []
     for golden in cases:
+        if announce:
+            announce(f"{golden.file} cases[{golden.name}]")
         case = _schema(golden.at).load(golden.body)
-        decision = classify(case, golden.at or case.reported_at)
+        try:
+            decision = classify(case, golden.at or case.reported_at)
+        except Exception as exc:  # a rule change that breaks deciding: the case fails, the run goes on
+            outcomes.append(Outcome(golden, [f"cannot be decided: {type(exc).__name__}: {exc}"]))
+            continue
         got = {
             "level": decision.severity.level,
             "region": decision.placement.region,
@@ -94,6 +113,8 @@ def run(cases: list[GoldenCase], classify) -> list[Outcome]:
             "available_at": decision.routing.available_at,
             "due_at": decision.sla.due_at,
             "guaranteed": decision.sla.guaranteed,
+            "at_risk": decision.sla.at_risk,
+            "priority": decision.routing.priority,
             "entitled": decision.entitlement.ok,
         }
         failures = [f"{key} {_show(got[key])}, expected {_show(want)}" for key, want in golden.expect.items() if got[key] != want]

@@ -1,20 +1,31 @@
-"""Rule management for ops: validate, publish (optimistic concurrency), roll back, and backtest a
-proposed document against stored decisions, without touching what is live."""
+"""Rule management for ops: validate, publish (optimistic concurrency), roll back, import a rules
+folder, and backtest a proposed document against stored decisions, without touching what is live.
+
+Every change goes through one guard: the whole candidate (the rules in force with the change in
+place, and the golden cases that go with them) is tried in a child process (app.manage.trial).
+Problems refuse it; failing golden cases refuse it too, unless the same change updates them or an
+explicit `force` with a comment says why (the comment, marked, is kept with the version). Each trial
+and its outcome is recorded (app.store.trials); refusals are logged with their reasons."""
 
 import logging
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from app.decide.classify import classify_case
 from app.decide.contract import CaseSchema
-from app.manage import golden
+from app.manage import golden, trial
 from app.rulebook import book as rulebook
 from app.rulelang.documents import Problem, RulesInvalid
+from app.rulelang.domain import TRIAL_BUDGET
 
 log = logging.getLogger("triage.rules")
 KINDS = ("severity", "pool", "respond_in", "due_at")
+API = "api"
 
 
 class NotFound(Exception):
@@ -25,94 +36,191 @@ class PreconditionRequired(Exception):
     pass
 
 
+class Overloaded(Exception):
+    """This process already runs as many trials (or backtests) as it may; try again shortly."""
+
+
+# Trials and backtests are long (a second, up to TRIAGE_BACKTEST_BUDGET): one of each at a time per
+# process, so that they never take the threads and CPU that intake needs.
+_TRIALS, _BACKTESTS = threading.BoundedSemaphore(1), threading.BoundedSemaphore(1)
+
+
+@contextmanager
+def _slot(semaphore: threading.BoundedSemaphore, what: str):
+    if not semaphore.acquire(blocking=False):
+        raise Overloaded(f"this worker is already running a {what}; try again in a few seconds")
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+class Busy(Exception):
+    """The same candidate is being tried by another process (`outcome` "trying"), or, for a files
+    import, was tried already (its outcome): either way it is not tried again here."""
+
+    def __init__(self, message: str, outcome: str):
+        super().__init__(message)
+        self.outcome = outcome
+
+
 @dataclass
 class Publisher:
-    versions: Any  # database.RuleVersions, or None when the rules come from files
+    versions: Any  # database.RuleVersions: the published versions every worker follows
     live: Any  # live.LiveRulebook
     store: Any  # database.Store
     detector: Any  # language.LanguageDetector
     model: Any  # registry.LiveModel
-    golden_dir: Path  # the golden cases
+    trials: Any  # trials.RuleTrials
+    folder: Path | None = None  # files mode: the rules folder imported into the versions; None: API mode
+    backtest_budget: float = 20.0  # seconds a backtest may replay before it reports what it has
 
     # -- reading ----------------------------------------------------------------------------
 
     def documents(self) -> list[dict]:
-        return [_summary(row) for _, row in sorted(self._versions().current().items())]
+        return [_summary(row) for _, row in sorted(self.versions.current().items())]
 
     def document(self, name: str) -> dict:
-        row = self._versions().current().get(self._known(name))
+        row = self.versions.current().get(self._known(name))
         if row is None:
             raise NotFound(f"no published version of {name}")
         return {**_summary(row), "content": row["content"]}
 
     def history(self, name: str) -> list[dict]:
-        return [_summary(row) for row in self._versions().history(self._known(name))]
+        return [_summary(row) for row in self.versions.history(self._known(name))]
+
+    def sources(self) -> dict[str, str]:
+        """The current text of every published document, golden cases (tests/<stem>) included."""
+        return {name: row["content"] for name, row in self.versions.current().items()}
+
+    def refused(self) -> dict | None:
+        """The newest refused change since the last publish: when, from where, by whom, and why."""
+        current = self.versions.current()
+        last = max((row["created_at"] for row in current.values()), default=None)
+        trial_row = self.trials.last_refused(last)
+        if trial_row is None:
+            return None
+        return {
+            "at": trial_row["finished_at"].isoformat(),
+            "origin": "files" if trial_row["origin"] != API else API,
+            "author": trial_row["author"],
+            "problems": trial_row["problems"],
+        }
 
     # -- checking ---------------------------------------------------------------------------
 
     def problems(self, name: str, content: str) -> list[Problem]:
-        """Every problem the rulebook would have with `content` in place of the current document."""
-        try:
-            self.candidate(name, content)
-        except RulesInvalid as exc:
-            return exc.problems
-        return []
+        """Every reason the guard would refuse `content` in place of the current document."""
+        return self._trial({**self.sources(), self._known(name): content}).refused
 
     def candidate(self, name: str, content: str) -> rulebook.Rulebook:
-        sources, _ = self.live.source.read()
-        return rulebook.build({**sources, self._known(name): content})
+        return rulebook.build(trial.rules_of({**self.sources(), self._known(name): content}))
 
     # -- changing ---------------------------------------------------------------------------
 
-    def publish(self, name: str, content: str, comment: str, author: str, if_match: str | None) -> dict:
-        """A new version, if `if_match` names the current one and the whole rulebook stays valid."""
+    def publish(
+        self,
+        name: str,
+        content: str,
+        comment: str,
+        author: str,
+        if_match: str | None,
+        golden_cases: dict[str, str] | None = None,
+        force: bool = False,
+    ) -> dict:
+        """A new version, if `if_match` names the current one and the guard passes it; `golden_cases`
+        ({file stem: YAML}) are published with it."""
         from app.store.database import Conflict
 
+        self._api_mode()
         name = self._known(name)
-        versions = self._versions()
         if if_match is None:
             raise PreconditionRequired(f"send If-Match with the ETag of the version you edited (GET /v1/rules/{name})")
+        current = self.versions.current()
         expected = _number(if_match)
-        current = versions.current().get(name)
-        if expected != (current["number"] if current else None):
-            raise Conflict(f"{name} is at version {current['number'] if current else None}; you edited {if_match}")
-        problems = self.problems(name, content)
-        if problems:
-            raise RulesInvalid(problems)
-        row = versions.publish(name, content, author, comment, expected)
-        log.info("rules %s version %d published by %s: %s", name, row["number"], author, comment)
-        self.live.check()  # this process at once; the others within their check interval
-        return _summary(row)
+        if expected != (current[name]["number"] if name in current else None):
+            raise Conflict(f"{name} is at version {current[name]['number'] if name in current else None}; you edited {if_match}")
+        changes = {name: content} | {f"{trial.GOLDEN}{stem}": text for stem, text in (golden_cases or {}).items()}
+        rows = self._guarded(changes, current, comment, author, API, force)
+        return _summary(rows[0])
 
-    def import_documents(self, sources: dict[str, str], comment: str, author: str) -> list[dict]:
-        """Publish every document of a folder that differs from the current one, all at once, after
-        checking the whole set."""
-        unknown = sorted(set(sources) - set(rulebook.SCHEMAS))
+    def import_documents(self, sources: dict[str, str], comment: str, author: str, origin: str = API) -> list[dict]:
+        """Publish every document of a folder (golden cases as tests/<stem>) that differs from the
+        current one, all at once, if the guard passes the whole set."""
+        unknown = sorted(n for n in sources if n not in rulebook.SCHEMAS and not n.startswith(trial.GOLDEN))
         if unknown:
             raise NotFound(f"no rule document {', '.join(unknown)}; documents are {', '.join(rulebook.SCHEMAS)}")
-        current = self._versions().current()
-        merged = {name: row["content"] for name, row in current.items()} | sources
-        rulebook.build(merged)  # raises RulesInvalid with every problem
-        changes = {
-            name: (text, current[name]["number"] if name in current else None)
-            for name, text in sources.items()
-            if name not in current or current[name]["content"] != text
-        }
+        current = self.versions.current()
+        changes = {n: text for n, text in sources.items() if n not in current or current[n]["content"] != text}
         if not changes:
             return []
-        rows = self._versions().publish_many(changes, author, comment)
-        log.info("rules %s published by %s: %s", ", ".join(f"{r['name']}@{r['number']}" for r in rows), author, comment)
-        self.live.check()
-        return [_summary(row) for row in rows]
+        return [_summary(row) for row in self._guarded(changes, current, comment, author, origin, False)]
 
     def rollback(self, name: str, number: int, comment: str, author: str) -> dict:
         """Publish an earlier version's content again, as a new version (history is never rewritten)."""
         name = self._known(name)
-        old = self._versions().get(name, number)
+        old = self.versions.get(name, number)
         if old is None:
             raise NotFound(f"{name} has no version {number}")
-        current = self._versions().current()[name]
+        current = self.versions.current()[name]
         return self.publish(name, old["content"], comment or f"rollback to version {number}", author, f'"{current["number"]}"')
+
+    def refuse(self, digest: str, origin: str, author: str, problems: list[Problem]) -> None:
+        """Record and log a refusal found before any trial (a file that cannot be read)."""
+        if self.trials.claim(digest, origin, author, timedelta(seconds=TRIAL_BUDGET + 10), again=False):
+            self.trials.finish(digest, "refused", [p.to_dict() for p in problems])
+            log.error("rules refused (%s by %s): %s", _line(origin), _line(author), _line("; ".join(map(str, problems))))
+
+    def _guarded(self, changes: dict[str, str], current: dict, comment: str, author: str, origin: str, force: bool) -> list:
+        """Try the candidate and publish `changes` if it passes; record the trial either way."""
+        sources = {**{n: row["content"] for n, row in current.items()}, **changes}
+        digest = rulebook.version_of(sources)
+        if not self.trials.claim(digest, origin, author, timedelta(seconds=TRIAL_BUDGET + 10), again=origin == API):
+            outcome = (self.trials.get(digest) or {}).get("outcome", "trying")
+            raise Busy(f"this change is being tried by another process, or was tried already ({outcome}); see /readyz", outcome)
+        try:
+            verdict = self._trial(sources)
+            refused = verdict.problems or (verdict.golden_failed and not force) or (force and not comment.strip())
+            if force and not comment.strip():
+                verdict.problems.append(Problem(trial.TRIAL, "", "comment", "force needs a comment saying why"))
+            if refused:
+                problems = verdict.refused
+                self.trials.finish(digest, "refused", [p.to_dict() for p in problems])
+                log.error(
+                    "rules refused (%s by %s, trial %.1f s): %s",
+                    _line(origin),
+                    _line(author),
+                    verdict.seconds,
+                    _line("; ".join(map(str, problems))),
+                )
+                raise RulesInvalid(problems)
+            if verdict.golden_failed:
+                names = ", ".join(f"{c['file']} {c['name']}" for c in verdict.golden_failed)
+                comment = f"FORCED past {len(verdict.golden_failed)} failing golden case(s) [{names}]: {comment}"
+            edited = [n for n in changes if n.startswith(trial.GOLDEN) and n in current]
+            if edited:  # the guard's own cases changed with the rules they guard: the history says so
+                counts = ", ".join(f"{n}: {_cases(current[n]['content'])} -> {_cases(changes[n])} cases" for n in edited)
+                comment = f"GOLDEN CASES CHANGED [{counts}]: {comment}"
+            rows = self.versions.publish_many(
+                {n: (text, current[n]["number"] if n in current else None) for n, text in changes.items()}, author, comment
+            )
+        except BaseException:
+            if self.trials.get(digest)["outcome"] == "trying":  # a conflict or a failure, not a verdict on the rules
+                self.trials.finish(digest, "interrupted", [])
+            raise
+        self.trials.finish(digest, "published", [])
+        log.info(
+            "rules %s published (%s by %s, trial %.1f s, %d golden cases passed): %s",
+            ", ".join(f"{r['name']}@{r['number']}" for r in rows),
+            _line(origin),
+            _line(author),
+            verdict.seconds,
+            verdict.golden_passed,
+            _line(comment),
+        )
+        if self.live is not None:
+            self.live.check()  # this process at once; the others within their check interval
+        return rows
 
     # -- backtest ---------------------------------------------------------------------------
 
@@ -121,7 +229,15 @@ class Publisher:
     ) -> dict:
         """Replay stored decisions at their original instants with the current rules and with the
         proposed document, and report what would change. Nothing live changes."""
-        proposed = self.candidate(name, content)  # raises RulesInvalid with every problem
+        with _slot(_BACKTESTS, "backtest"):
+            return self._backtest(name, content, limit, since, until)
+
+    def _backtest(self, name: str, content: str, limit: int, since: datetime | None, until: datetime | None) -> dict:
+        refused = self._trial({**self.sources(), self._known(name): content}).problems
+        if refused:  # what crashes or overruns in the trial must not run in this worker
+            raise RulesInvalid(refused)
+        proposed = self.candidate(name, content)
+        deadline = time.monotonic() + self.backtest_budget
         current = self.live.get()
         model = self.model.get() if self.model else (None, None)
         model = model if model[0] is not None else None
@@ -129,7 +245,11 @@ class Publisher:
         changed, counts = [], dict.fromkeys(KINDS, 0)
         urgent = {"before": [0, 0], "after": [0, 0]}  # [urgent cases, of which on a closed pool]
         load = CaseSchema(clock=None).load  # stored cases replayed at their own instants
+        replayed = 0
         for record in records:
+            if time.monotonic() > deadline:
+                break
+            replayed += 1
             # the instant the customer reported, in the offset they sent it (the store keeps UTC)
             body = {**record["request"], "reported_at": record["request"].get("reported_at") or record["reported_at"].isoformat()}
             case = load(body)
@@ -148,10 +268,12 @@ class Publisher:
                 for kind in diff:
                     counts[kind] += 1
                 changed.append({"decision_id": record["decision_id"], "reported_at": at.isoformat(), "changes": diff})
-        outcomes = golden.run(golden.load(self.golden_dir), lambda c, now: classify_case(c, proposed, self.detector, now, model))
+        cases = golden.parse(trial.golden_of(self.sources()))
+        outcomes = golden.run(cases, lambda c, now: classify_case(c, proposed, self.detector, now, model))
         return {
             "document": name,
-            "cases": len(records),
+            "cases": replayed,
+            "complete": replayed == len(records),
             "changed": len(changed),
             "counts": counts,
             "urgent_on_closed_pool": {
@@ -166,21 +288,92 @@ class Publisher:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _versions(self):
-        if self.versions is None:
+    def _trial(self, sources: dict[str, str]) -> trial.Verdict:
+        with _slot(_TRIALS, "trial"):
+            return trial.run(sources, (list(self.detector.codes), self.detector.default))
+
+    def _api_mode(self) -> None:
+        if self.folder is not None:
             from app.store.database import Conflict
 
             raise Conflict(
-                "this instance reads its rules from files (TRIAGE_RULES_SOURCE=files): edit the files, "
+                f"this instance reads its rules from files (TRIAGE_RULES_SOURCE=files, {self.folder}): edit the files, "
                 "or run with TRIAGE_RULES_SOURCE=database to publish versions"
             )
-        return self.versions
 
     @staticmethod
     def _known(name: str) -> str:
         if name not in rulebook.SCHEMAS:
             raise NotFound(f"no rule document {name!r}; documents are {', '.join(rulebook.SCHEMAS)}")
         return name
+
+
+# -- files mode -------------------------------------------------------------------------------
+
+
+class FileImporter:
+    """Files mode: the rules folder (golden cases in its tests/) imported into the published
+    versions, which every worker follows. The first worker to see a change tries it once for
+    everyone; a refused change is refused everywhere and the last good version stays live."""
+
+    def __init__(self, publisher: Publisher, folder: Path, author: str = "files", comment: str = "imported from"):
+        self.publisher = publisher
+        self.folder = Path(folder)
+        self.author, self.comment = author, f"{comment} {folder}"
+        self._stamp: tuple | None = None
+
+    def check(self) -> None:
+        """Import the folder if it changed since the last look (the watcher thread calls this)."""
+        from app.rulebook.live import FolderSource
+
+        stamp = (FolderSource(self.folder).stamp(), FolderSource(self.folder / "tests").stamp())
+        if stamp == self._stamp:
+            return
+        try:
+            sources = {**rulebook.read_sources(self.folder), **golden.read(self.folder / "tests")}
+        except RulesInvalid as exc:  # a file that cannot be read as text is refused like an invalid one
+            self.publisher.refuse(rulebook.version_of({"unreadable": repr(stamp)}), str(self.folder), self.author, exc.problems)
+            self._stamp = stamp
+            return
+        try:
+            self.publisher.import_documents(sources, self.comment, self.author, origin=str(self.folder))
+        except Busy as busy:
+            if busy.outcome == "trying":
+                return  # another worker is trying it: look again next time
+        except Overloaded:
+            return  # this worker is trying something else: look again next time
+        except RulesInvalid:
+            pass  # recorded and logged by the guard; the last good version stays
+        self._stamp = stamp
+
+    def first(self, wait: float = TRIAL_BUDGET + 10) -> None:
+        """At start: import the folder. A store that has a version serves it at once (the watcher
+        follows the outcome of a trial under way); an empty one waits for the first trial's outcome,
+        and a refused folder is then an error, not a silent default."""
+        deadline = time.monotonic() + wait
+        self.check()
+        while self._stamp is None and not self.publisher.versions.current() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            self.check()
+        if not self.publisher.versions.current():
+            refused = self.publisher.trials.last_refused(None)
+            raise RulesInvalid([Problem(**p) for p in refused["problems"]] if refused else [])
+
+
+def _cases(text: str) -> int:
+    """How many golden cases a golden document holds (0 if it cannot be read)."""
+    from app.rulelang.documents import parse_yaml
+
+    try:
+        return len((parse_yaml("golden", text) or {}).get("cases") or [])
+    except (RulesInvalid, AttributeError):
+        return 0
+
+
+def _line(text: str) -> str:
+    """`text` for one log line: line breaks and other control characters escaped, so that a comment
+    cannot forge a line of its own."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _value(decision, kind: str):

@@ -15,6 +15,7 @@ from app.rulelang.documents import Problem
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+MAX_DAYS_OFF = 400  # company days off in one holiday calendar
 _HORIZON_DAYS = 400  # a calendar that never opens within this is refused as an error at run time
 
 
@@ -45,10 +46,18 @@ class Holidays:
     extra: dict = field(default_factory=dict)  # date -> name
 
     def name(self, day: date) -> str | None:
+        found = self.lookup(day)
+        if found is None:
+            return None
+        holiday, where = found
+        return f"company holiday {holiday}" if where == "company" else f"public holiday {holiday} in {where}"
+
+    def lookup(self, day: date) -> tuple[str, str] | None:
+        """(the holiday's name, its country or "company"), or None on a working day."""
         if day in self.extra:
-            return f"company holiday {self.extra[day]}"
+            return self.extra[day], "company"
         found = _public_holidays(self.country, self.subdivision, self.categories, day.year).get(day)
-        return f"public holiday {found} in {self.country}" if found else None
+        return (found, self.country) if found else None
 
     def describe(self) -> dict:
         return {
@@ -97,6 +106,22 @@ class Calendar:
         if until is not None:
             return
         raise ValueError(f"no working hours within {_HORIZON_DAYS} days of {start.isoformat()}")
+
+    def closures(self, start: datetime, until: datetime):
+        """The working windows (UTC start, UTC end, (holiday, where)) that holidays take away between
+        `start` and `until`: what a holiday costs the calendar."""
+        if self.always_open or self.holidays is None:
+            return
+        day = start.astimezone(self.tz).date()
+        for offset in range((until.astimezone(self.tz).date() - day).days + 2):
+            current = day + timedelta(days=offset)
+            found = self.holidays.lookup(current)
+            if found is None:
+                continue
+            for begin, end in self.hours.get(current.weekday(), ()):
+                window = (self._instant(current, begin), self._instant(current, end))
+                if window[1] > start and window[0] < until:
+                    yield (*window, found)
 
     def next_opening(self, at: datetime) -> datetime:
         """`at` itself when open, else when the next working window starts (in the calendar's zone)."""
@@ -155,7 +180,7 @@ class HolidayCalendarSchema(ma.Schema):
     country = ma.fields.String(required=True)
     subdivision = ma.fields.String()
     categories = ma.fields.List(ma.fields.String(), load_default=lambda: ["public"], validate=ma.validate.Length(min=1))
-    extra = ma.fields.List(ma.fields.Nested(_HolidayDay), load_default=list)
+    extra = ma.fields.List(ma.fields.Nested(_HolidayDay), load_default=list, validate=ma.validate.Length(max=MAX_DAYS_OFF))
 
 
 def calendar_fields() -> dict:
@@ -200,7 +225,29 @@ def build_calendar(file: str, item: str, spec: dict) -> tuple[Calendar | None, l
         problems += more
     if problems or tz is None:
         return None, problems
-    return Calendar(tz, hours, holidays, spec["always_open"]), []
+    calendar = Calendar(tz, hours, holidays, spec["always_open"])
+    return calendar, _never_opening(file, item, calendar)
+
+
+def _never_opening(file: str, item: str, calendar: Calendar) -> list[Problem]:
+    """A Problem when the company days off keep the calendar shut for _HORIZON_DAYS: from today and
+    from each of them, it must open again (else every case routed there would fail)."""
+    if calendar.always_open or calendar.holidays is None or not calendar.holidays.extra:
+        return []
+    starts = [datetime.now(calendar.tz).date(), *sorted(calendar.holidays.extra)]
+    for day in starts:
+        try:
+            calendar.next_opening(datetime.combine(day, datetime.min.time(), calendar.tz))
+        except ValueError:
+            return [
+                Problem(
+                    file,
+                    item,
+                    "holiday_calendar.extra",
+                    f"from {day.isoformat()} the days off leave no working hour within {_HORIZON_DAYS} days",
+                )
+            ]
+    return []
 
 
 def _build_holidays(file, item, spec) -> tuple[Holidays | None, list[Problem]]:

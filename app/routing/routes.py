@@ -5,10 +5,14 @@ which case its candidates come first and the next matching rule adds its own. Th
 match every case. A candidate selector names a `pool`, or filters pools by tier, region, country,
 language and area, where the value `case` means the case's own value.
 
-Choosing: a dedicated team for the customer comes first. An urgent case (severity 1-2, or a 24/7
-plan whose deadline falls before the first candidate opens) goes to the first candidate that is
-open now: follow the sun. Any other case, and any case of a rule with `follow_the_sun: false`,
-goes to the first candidate even when it is closed, and the decision says when it opens.
+Choosing: a dedicated team for the customer comes first, within the tier the case asks for (an
+escalation to EE or SE never lands on a dedicated first-line team). A route may put the case at
+the front of its queue (`priority: front`, e.g. a mission-critical customer's escalation); the
+decision says so. An urgent case on a 24/7 plan (severity 1-2, or a deadline that falls before the
+first candidate opens) goes to the first candidate that is open now: follow the sun. A plan on a
+business-hours clock never follows the sun: its deadline only runs while that clock is open, so the
+case waits for the first candidate. Any case of a rule with `follow_the_sun: false` also goes to the
+first candidate even when it is closed, and the decision says when it opens.
 """
 
 import re
@@ -40,6 +44,7 @@ FIELD_NAMES = (
 )
 _ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SELECTOR_KEYS = ("tier", "region", "country", "language", "area")
+PRIORITIES = ("normal", "front")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Route:
     candidates: tuple[dict, ...]
     continue_: bool
     follow_the_sun: bool
+    priority: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Routing:
     urgent: bool
     routes: tuple[str, ...]
     trace: tuple[str, ...]
+    priority: str = "normal"  # front: the case goes to the front of the pool's queue
 
 
 @dataclass(frozen=True)
@@ -109,9 +116,18 @@ class _RouteSchema(ma.Schema):
     )
     description = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
     when = conditions.when_field(FIELD_NAMES)
-    candidates = ma.fields.List(ma.fields.Nested(_Selector), required=True, validate=ma.validate.Length(min=1))
+    candidates = ma.fields.List(
+        ma.fields.Nested(_Selector),
+        load_default=list,
+        metadata={"description": "the pools it offers, in order; a route that continues may offer none"},
+    )
     continue_ = ma.fields.Boolean(data_key="continue", load_default=False)
     follow_the_sun = ma.fields.Boolean(load_default=True)
+    priority = ma.fields.String(
+        load_default="normal",
+        validate=ma.validate.OneOf(PRIORITIES),
+        metadata={"description": "front: the case goes to the front of the chosen pool's queue"},
+    )
 
 
 class RoutingDocument(ma.Schema):
@@ -144,6 +160,10 @@ def build(file: str, doc: dict, regions: Regions, pools: dict[str, Pool], signal
     for spec in doc["routes"]:
         item = f"routes[{spec['id']}]"
         problems += conditions.check(file, item, spec["when"], known, signals)
+        if not spec["candidates"] and not spec["continue_"]:
+            problems.append(
+                Problem(file, item, "candidates", "give at least one candidate (only a route that continues may give none)")
+            )
         for index, selector in enumerate(spec["candidates"]):
             problems += _check_selector(file, item, f"candidates[{index}]", selector, regions, pools)
         routes.append(
@@ -154,6 +174,7 @@ def build(file: str, doc: dict, regions: Regions, pools: dict[str, Pool], signal
                 tuple(spec["candidates"]),
                 spec["continue_"],
                 spec["follow_the_sun"],
+                spec["priority"],
             )
         )
     last = routes[-1]
@@ -208,24 +229,22 @@ def _check_selector(file, item, where, selector, regions, pools) -> list[Problem
     return problems
 
 
-def _select(selector: dict, eligible: list[Pool], case: CaseFacts | None) -> list[Pool]:
-    """The pools among `eligible` that a selector names, in pools.yaml order; `case` with no value
-    for the case does not restrict, and a filter passes over a pool that is `named_only`."""
+def selector_values(case: CaseFacts) -> dict[str, str | None]:
+    """What `case` in a selector stands for, for this case."""
+    return {"region": case.placement.region, "country": case.country, "language": case.language, "area": case.product_area}
+
+
+def _select(selector: dict, eligible: list[Pool], case: CaseFacts | dict | None) -> list[Pool]:
+    """The pools among `eligible` that a selector names, in pools.yaml order; `case` (the case, or
+    what `case` stands for) with no value for the case does not restrict, and a filter passes over
+    a pool that is `named_only`."""
     if "pool" in selector:
         return [pool for pool in eligible if pool.id == selector["pool"]]
+    values = selector_values(case) if isinstance(case, CaseFacts) else (case or {})
     wanted = {}
     for key, value in selector.items():
         if value == "case":
-            value = (
-                None
-                if case is None
-                else {
-                    "region": case.placement.region,
-                    "country": case.country,
-                    "language": case.language,
-                    "area": case.product_area,
-                }[key]
-            )
+            value = values.get(key)
         if value is not None:
             wanted[key] = value
     return [
@@ -243,6 +262,27 @@ def _select(selector: dict, eligible: list[Pool], case: CaseFacts | None) -> lis
 # -- routing one case -----------------------------------------------------------------------
 
 
+def taken(routes: tuple[Route, ...], fired: list[str]) -> list[Route]:
+    """The routes that decide, of those that fired (in order): up to and including the first that does not continue."""
+    by_id = {route.id: route for route in routes}
+    chosen = []
+    for route_id in fired:
+        chosen.append(by_id[route_id])
+        if not by_id[route_id].continue_:
+            break
+    return chosen
+
+
+def candidates_of(taken_routes: list[Route], eligible: list[Pool], case: CaseFacts | dict | None) -> list[Pool]:
+    """The candidate pools the routes offer, in order, each once."""
+    found: dict[str, Pool] = {}
+    for route in taken_routes:
+        for selector in route.candidates:
+            for pool in _select(selector, eligible, case):
+                found.setdefault(pool.id, pool)
+    return list(found.values())
+
+
 def route_case(
     case: CaseFacts,
     routes: tuple[Route, ...],
@@ -255,30 +295,41 @@ def route_case(
 ) -> Routing:
     """Pick the pool for a case from the routes that fired (in order), with a trace of every step.
     Pools in `exclude` (already tried by a reroute) are passed over while another candidate is left."""
-    by_id = {route.id: route for route in routes}
-    taken = []
-    for route_id in fired:
-        taken.append(by_id[route_id])
-        if not by_id[route_id].continue_:
-            break
+    decided = taken(routes, fired)
     trace = [f"region {case.placement.region}: {case.placement.how}"]
-    trace += [f"route {route.id}: {route.description}" for route in taken]
+    trace += [f"route {route.id}: {route.description}" for route in decided]
 
     eligible = [pool for pool in pools.values() if pool.serves(case.customer, case.plan)]
     if exclude and any(pool.id not in exclude for pool in eligible):
         trace.append(f"passed over, already tried: {', '.join(sorted(exclude))}")
         eligible = [pool for pool in eligible if pool.id not in exclude]
-    candidates = [pool for pool in eligible if case.customer in pool.customers]
+    # a dedicated team comes first within the tier asked for: an escalation is not held at first line
+    candidates = [pool for pool in eligible if case.customer in pool.customers and pool.tier == case.tier]
     for pool in candidates:
         trace.append(f"{pool.id}: dedicated team of customer {case.customer}")
-    seen = {pool.id for pool in candidates}
-    for route in taken:
-        for selector in route.candidates:
-            for pool in _select(selector, eligible, case):
-                if pool.id not in seen:
-                    seen.add(pool.id)
-                    candidates.append(pool)
+    for pool in eligible:
+        if case.customer in pool.customers and pool.tier != case.tier:
+            trace.append(
+                f"{pool.id}: dedicated team of customer {case.customer}, passed over: {pool.tier}, the case asks for {case.tier}"
+            )
+    dedicated = {pool.id for pool in candidates}
+    candidates += [pool for pool in candidates_of(decided, eligible, case) if pool.id not in dedicated]
+    if not candidates:
+        # the routes offer no pool this case may use (local functionality of a country without a
+        # local pool): the next matching route decides; the last route matches every case
+        by_id = {route.id: route for route in routes}
+        for route_id in fired[len(decided) :]:
+            decided.append(by_id[route_id])
+            trace.append(f"no candidate yet; route {route_id}: {by_id[route_id].description}")
+            candidates = candidates_of(decided, eligible, case)
+            if candidates and not by_id[route_id].continue_:
+                break
+        candidates = candidates or list(eligible)
     first = candidates[0]
+    priority = "front" if any(route.priority == "front" for route in decided) else "normal"
+    if priority == "front":
+        route_ids = ", ".join(route.id for route in decided if route.priority == "front")
+        trace.append(f"priority front: the case goes to the front of the queue (route {route_ids})")
 
     closed = {}  # pool id -> why it is closed at `now` (None: open); each pool is asked once
 
@@ -288,7 +339,7 @@ def route_case(
         return closed[pool.id]
 
     urgent, why = _urgency(case, first, closed_reason(first), due_at, always_on_clock, now)
-    follow_the_sun = all(route.follow_the_sun for route in taken)
+    follow_the_sun = all(route.follow_the_sun for route in decided)
     trace.append(why)
     if urgent and follow_the_sun:
         chosen = None
@@ -303,7 +354,13 @@ def route_case(
     else:
         chosen = first
         if closed_reason(chosen) is not None:
-            because = "country-specific functionality stays local" if not follow_the_sun else "not urgent"
+            because = (
+                "country-specific functionality stays local"
+                if not follow_the_sun
+                else "not urgent"
+                if always_on_clock
+                else f"the {case.plan} plan's clock runs in business hours only"
+            )
             trace.append(f"{chosen.id}: closed, {closed_reason(chosen)}; the case waits for it ({because})")
 
     open_now = closed_reason(chosen) is None
@@ -313,15 +370,18 @@ def route_case(
     trace.append(
         f"chosen {chosen.id} ({chosen.tier}{', ' + chosen.region if chosen.region else ''}): {state}, answers in {respond_in}"
     )
-    return Routing(chosen, respond_in, open_now, available_at, urgent, tuple(r.id for r in taken), tuple(trace))
+    return Routing(chosen, respond_in, open_now, available_at, urgent, tuple(r.id for r in decided), tuple(trace), priority)
 
 
 def _urgency(
     case: CaseFacts, first: Pool, first_closed: str | None, due_at: datetime, always_on_clock: bool, now: datetime
 ) -> tuple[bool, str]:
+    if not always_on_clock:
+        # the deadline only runs while the plan's clock is open: nothing follows the sun, the case waits
+        return False, f"not urgent: the {case.plan} plan runs on business hours; nothing follows the sun"
     if case.severity <= 2:
         return True, f"urgent: severity {case.severity}"
-    if always_on_clock and first_closed is not None:
+    if first_closed is not None:
         opens = first.calendar.next_opening(now)
         if opens > due_at:
             return True, (

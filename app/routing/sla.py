@@ -1,6 +1,6 @@
 """Support plans: channels, response targets per severity, and the clock they run on."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import marshmallow as ma
@@ -27,6 +27,22 @@ class Sla:
     due_at: datetime
     guaranteed: bool
     note: str | None
+    at_risk: bool = False  # the deadline falls before the chosen pool opens: nobody can keep the promise
+    at_risk_reason: str | None = None
+
+    def against(self, pool: str, available_at: datetime, closed: str | None) -> "Sla":
+        """This deadline, marked at risk when `pool` (closed for `closed`) opens only after it."""
+        if available_at <= self.due_at:
+            return self
+        why = f" ({closed})" if closed else ""
+        return replace(
+            self,
+            at_risk=True,
+            at_risk_reason=(
+                f"due {self.due_at.isoformat()}, but {pool} opens {available_at.isoformat()}{why}: "
+                f"the promise is kept only if someone takes the case before then"
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 from app.routing import contracts, escalation, pools, regions, routes, sla
 from app.rulelang import documents
 from app.rulelang.documents import Problem, RulesInvalid
-from app.rulelang.durable import DurableRuleset
+from app.rulelang.domain import MAX_SIGNALS, MAX_TARGET, MAX_VOCABULARY, MAX_WORDS
+from app.rulelang.durable import DurableRuleset, EngineRefused
 from app.severity import policy, vocabulary
 
 # Each document is a YAML file in the rules folder, named after the file without its extension.
@@ -43,7 +44,7 @@ class Rulebook:
 
 def read_sources(rules_dir: Path) -> dict[str, str]:
     """The text of every rule document in `rules_dir`, by document name."""
-    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(Path(rules_dir).glob("*.yaml"))}
+    return documents.read_texts(rules_dir)
 
 
 def version_of(sources: dict[str, str]) -> str:
@@ -69,6 +70,15 @@ def build(sources: dict[str, str]) -> Rulebook:
                 docs[name] = documents.load(f"{name}.yaml", sources[name] if name in sources else OPTIONAL[name], schema)
             except RulesInvalid as exc:
                 problems += exc.problems
+    if "signals" in docs:
+        problems += _vocabulary_limits(docs["signals"])
+    if "sla" in docs:
+        problems += [
+            Problem("sla.yaml", f"plans.{plan}", f"targets.{level}", f"{minutes:,} minutes; at most {MAX_TARGET:,} (30 days)")
+            for plan, spec in docs["sla"]["plans"].items()
+            for level, minutes in spec["targets"].items()
+            if minutes > MAX_TARGET
+        ]
     if problems:
         raise RulesInvalid(problems)
 
@@ -96,12 +106,45 @@ def build(sources: dict[str, str]) -> Rulebook:
         version,
         vocab,
         severity_policy,
-        DurableRuleset(f"severity_{version}", policy.engine_rules(severity_policy)),
+        _engine("severity.yaml", f"severity_{version}", policy.engine_rules(severity_policy)),
         segments,
         teams,
         route_list,
-        DurableRuleset(f"routing_{version}", routes.engine_rules(route_list)),
+        _engine("routing.yaml", f"routing_{version}", routes.engine_rules(route_list)),
         terms,
         policies,
         penalties,
     )
+
+
+def _engine(file: str, label: str, rules: dict) -> DurableRuleset:
+    """The document's rules compiled by the engine; what it refuses is a problem of the document."""
+    try:
+        return DurableRuleset(label, rules)
+    except EngineRefused as exc:
+        raise RulesInvalid([Problem(file, "rules", "", f"the rule engine refused the rules: {exc}")]) from None
+
+
+def _vocabulary_limits(doc: dict) -> list[Problem]:
+    """The signals document within the documented budget: how many signals, how long a term or
+    pattern, how many characters in all (matching time is tried on publish: app.manage.trial)."""
+    file, problems, total = "signals.yaml", [], 0
+    if len(doc["signals"]) > MAX_SIGNALS:
+        problems.append(Problem(file, "", "signals", f"{len(doc['signals'])} signals; at most {MAX_SIGNALS}"))
+    for name, spec in doc["signals"].items():
+        for kind in ("terms", "patterns", "exclude"):
+            for lang, entries in spec[kind].items():
+                for index, entry in enumerate(entries):
+                    total += len(entry)
+                    if len(entry) > MAX_WORDS:
+                        problems.append(
+                            Problem(
+                                file,
+                                f"signals.{name}",
+                                f"{kind}.{lang}[{index}]",
+                                f"{len(entry):,} characters; at most {MAX_WORDS:,}",
+                            )
+                        )
+    if total > MAX_VOCABULARY:
+        problems.append(Problem(file, "", "signals", f"{total:,} characters of terms and patterns; at most {MAX_VOCABULARY:,}"))
+    return problems

@@ -46,17 +46,18 @@ class FolderSource:
 class StoreSource:
     """Rule documents as published versions in the database (the newest of each)."""
 
-    def __init__(self, versions):
+    def __init__(self, versions, description: str = "database"):
         self.versions = versions
+        self.description = description
 
     def describe(self) -> str:
-        return "database"
+        return self.description
 
     def stamp(self):
         return self.versions.stamp()
 
     def read(self) -> tuple[dict[str, str], str]:
-        current = self.versions.current()
+        current = {name: row for name, row in self.versions.current().items() if not name.startswith("tests/")}
         label = " ".join(f"{name}@{row['number']}" for name, row in sorted(current.items()))
         return {name: row["content"] for name, row in current.items()}, label
 

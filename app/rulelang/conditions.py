@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import marshmallow as ma
 
 from app.rulelang.documents import Problem
+from app.rulelang.domain import MAX_ALTERNATIVES, MAX_NUMBER, MAX_VALUES
 
 _COMPARISONS = {"lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
@@ -41,13 +42,29 @@ class _NonEmpty(ma.Schema):
             raise ma.ValidationError("give at least one of in, not_in, present, lt, lte, gt, gte")
 
 
+class _Scalar(ma.fields.Raw):
+    """A text, a number or a boolean: what a case field holds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, (str, int, float, bool)):
+            raise ma.ValidationError("must be a text, a number or true/false")
+        return value
+
+
+def _values() -> ma.fields.List:
+    return ma.fields.List(_Scalar(), validate=ma.validate.Length(min=1, max=MAX_VALUES))
+
+
 # built from a dict because "in" is a Python keyword and cannot be a class attribute
 _FieldCondition = _NonEmpty.from_dict(
     {
-        "in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
-        "not_in": ma.fields.List(ma.fields.Raw(), validate=ma.validate.Length(min=1)),
+        "in": _values(),
+        "not_in": _values(),
         "present": ma.fields.Boolean(),
-        **{key: ma.fields.Float(allow_nan=False) for key in _COMPARISONS},
+        **{
+            key: ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=-MAX_NUMBER, max=MAX_NUMBER))
+            for key in _COMPARISONS
+        },
     },
     name="FieldCondition",
 )
@@ -55,7 +72,7 @@ _FieldCondition = _NonEmpty.from_dict(
 
 class _SignalCondition(ma.Schema):
     all = ma.fields.List(ma.fields.String(), load_default=list)
-    any = ma.fields.List(ma.fields.String(), load_default=list)
+    any = ma.fields.List(ma.fields.String(), load_default=list, validate=ma.validate.Length(max=MAX_ALTERNATIVES))
     none = ma.fields.List(ma.fields.String(), load_default=list)
 
 
@@ -108,15 +125,15 @@ def compile_when(when: dict) -> list[dict]:
     sig = when.get("signals", {})
     terms += [{"$ex": {f"signal.{s}": 1}} for s in sig.get("all", [])]
     if sig.get("any"):
-        terms.append({"$or": [{"$ex": {f"signal.{s}": 1}} for s in sig["any"]]})
+        terms.append({"$or": [{"$ex": {f"signal.{s}": 1}} for s in dict.fromkeys(sig["any"])]})
     terms += [{"$nex": {f"signal.{s}": 1}} for s in sig.get("none", [])]
     for field, cond in when.items():
         if field == "signals":
             continue
         if not cond or set(cond) - {"in", "not_in", "present", *_COMPARISONS}:
             raise ValueError(f"cannot compile the condition on {field}: {cond!r}")  # never drop one silently
-        if "in" in cond:
-            terms.append({"$or": [{field: v} for v in cond["in"]]})
+        if "in" in cond:  # one alternative per distinct value: a field holds one value, so at most one fires
+            terms.append({"$or": [{field: v} for v in dict.fromkeys(cond["in"])]})
         if "not_in" in cond:
             # a missing field is "not in" any list; durable's $neq alone is false when it is missing
             terms.append({"$or": [{"$nex": {field: 1}}, {"$and": [{"$neq": {field: v}} for v in cond["not_in"]]}]})

@@ -24,12 +24,26 @@ class Problem:
         return {"file": self.file, "item": self.item, "field": self.field, "message": self.message}
 
 
+MAX_PROBLEMS = 100  # problems reported at once; the rest are counted
+MAX_MESSAGE = 400  # characters of one problem's message (a bad pattern is quoted in it)
+
+
 class RulesInvalid(Exception):
-    """The rule documents were refused; `problems` says why."""
+    """The rule documents were refused; `problems` says why (at most MAX_PROBLEMS, each message
+    at most MAX_MESSAGE characters)."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
+        shown = [_shortened(p) for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(Problem(shown[-1].file, "", "", f"and {len(problems) - MAX_PROBLEMS} more problems"))
+        self.problems = shown
+        super().__init__("; ".join(str(p) for p in shown))
+
+
+def _shortened(problem: Problem) -> Problem:
+    if len(problem.message) <= MAX_MESSAGE:
+        return problem
+    return Problem(problem.file, problem.item[:200], problem.field[:200], problem.message[: MAX_MESSAGE - 1] + "…")
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -40,6 +54,12 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
 def _construct_mapping(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, flattened by the base class
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value, not a list or mapping", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -58,6 +78,22 @@ _StrictLoader.yaml_implicit_resolvers = {
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def read_texts(folder, prefix: str = "") -> dict[str, str]:
+    """The text of every YAML file in `folder` by `prefix` + file stem; a file that is not UTF-8 is
+    a Problem, not a crash."""
+    from pathlib import Path
+
+    texts, problems = {}, []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        try:
+            texts[prefix + path.stem] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(f"{prefix}{path.name}", "", "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8"))
+    if problems:
+        raise RulesInvalid(problems)
+    return texts
+
+
 def duplicate_ids(file: str, collection: str, items: list[dict], kind: str) -> list[Problem]:
     """A Problem for every item whose id an earlier item of the list already has."""
     problems, seen = [], set()
@@ -68,13 +104,58 @@ def duplicate_ids(file: str, collection: str, items: list[dict], kind: str) -> l
     return problems
 
 
+MAX_NODES = 100_000  # values in a document, with anchors and aliases expanded
+MAX_DEPTH = 32  # lists and mappings within each other
+
+
+def _where(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def _expanded_size(file: str, node, sizes: dict) -> int:
+    """The number of values `node` stands for with every alias written out (each node counted once per use)."""
+    if sizes.get(id(node)) == 0:
+        raise RulesInvalid([Problem(file, f"line {node.start_mark.line + 1}", "", "an alias refers to the value that holds it")])
+    if id(node) not in sizes:
+        sizes[id(node)] = 0  # in progress
+        if isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(_expanded_size(file, k, sizes) + _expanded_size(file, v, sizes) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(_expanded_size(file, item, sizes) for item in node.value)
+        else:
+            sizes[id(node)] = 1
+    return sizes[id(node)]
+
+
 def parse_yaml(file: str, text: str):
-    """Parse YAML text strictly; a syntax error or a duplicate key becomes a Problem."""
+    """Parse YAML text strictly; a syntax error, a duplicate or complex key, or a document larger
+    than MAX_NODES once its aliases are expanded becomes a Problem (a few hundred bytes of nested
+    aliases expand to gigabytes)."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        depth = 0
+        for event in yaml.parse(text, Loader=_StrictLoader):  # events first: composing recurses
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise RulesInvalid([Problem(file, _where(event.start_mark), "", f"nested more than {MAX_DEPTH} deep")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            size = _expanded_size(file, node, {})
+            if size > MAX_NODES:
+                raise RulesInvalid(
+                    [Problem(file, "", "", f"{size:,} values once anchors and aliases are expanded; at most {MAX_NODES:,}")]
+                )
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = _where(mark)
         message = getattr(exc, "problem", None) or str(exc)
         raise RulesInvalid([Problem(file, where, "", f"invalid YAML: {message}")]) from None
 

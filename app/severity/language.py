@@ -32,8 +32,10 @@ def every_language() -> list[str]:
 
 
 class LanguageDetector:
-    # lingua's low-accuracy mode needs no more than the opening of a long description
-    SAMPLE_CHARS = 1000
+    # lingua's low-accuracy mode needs no more than the opening of a text (the caller passes a mail's
+    # newest text, quotes and signatures set aside): on the quality sets 200 characters tell the same
+    # languages as 1,000, at about two thirds of the time (its cost grows with the text)
+    SAMPLE_CHARS = 200
     # a language with a vocabulary wins over a more likely one without, unless that one is at least
     # this many times as likely (short texts spread their likelihood over related languages)
     COVERED_MARGIN = 2.0

@@ -156,10 +156,25 @@ def combine(
     declared: int | None,
     prediction: Prediction | None = None,
     unread: str | None = None,
+    set_aside: str | None = None,
 ) -> Severity:
     """Decide the level from the matched rules (fallback rules only when no other matched), the
     declared severity and the classifier's prediction, and say why. `unread` is the case's language
-    when no vocabulary covers it: with no rule matched, the note says its words were not read."""
+    when no vocabulary covers it: with no rule matched, the note says its words were not read.
+    `set_aside` says what of a mail was not read (quoted history, a signature); the note ends with it."""
+    severity = _combine(policy, matched, declared, prediction, unread)
+    if set_aside:
+        severity = dataclasses.replace(severity, note=f"{severity.note} {set_aside}" if severity.note else set_aside)
+    return severity
+
+
+def _combine(
+    policy: SeverityPolicy,
+    matched: list[SeverityRule],
+    declared: int | None,
+    prediction: Prediction | None,
+    unread: str | None,
+) -> Severity:
 
     def name(level):
         return policy.levels[level]

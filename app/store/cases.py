@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.store.database import UtcDateTime, decisions, insert_ignoring, metadata, utcnow
+from app.store.packing import whole
 
 cases = sa.Table(
     "cases",
@@ -31,9 +32,23 @@ cases = sa.Table(
     sa.Column("breached", sa.Boolean, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),  # one more for every change; bumping it locks the row
     sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Index("ix_cases_customer_reported", "customer_id", "reported_at"),
+    # The queue views go in case-id order: each filter has an index that gives its rows in that order
+    # (plan and severity have a few values: walking the ids finds a page of them soon), the late and
+    # the unacknowledged cases a partial one; a window of first reports is a range of reported_at.
+    sa.Index("ix_cases_customer_reported", "customer_id", "reported_at"),  # the plan's quota (count_before)
     sa.Index("ix_cases_state_due", "state", "due_at"),
     sa.Index("ix_cases_pool", "pool", "case_id"),
+    sa.Index("ix_cases_customer", "customer_id", "case_id"),
+    sa.Index("ix_cases_state", "state", "case_id"),
+    sa.Index("ix_cases_tier", "tier", "case_id"),
+    sa.Index("ix_cases_reported", "reported_at"),
+    sa.Index(
+        "ix_cases_unacknowledged",
+        "case_id",
+        postgresql_where=sa.text("acknowledged_at IS NULL"),
+        sqlite_where=sa.text("acknowledged_at IS NULL"),
+    ),
+    sa.Index("ix_cases_breached", "case_id", postgresql_where=sa.text("breached"), sqlite_where=sa.text("breached")),
 )
 
 case_events = sa.Table(
@@ -144,14 +159,18 @@ def events_of(conn, case_ids: list[str]) -> dict[str, list[dict]]:
 
 
 def latest_decision(conn, case_id: str) -> dict | None:
+    columns = ("decision_id", "case_id", "reported_at", "decided_at", "request", "answer")
     query = (
-        sa.select(decisions.c.decision_id, decisions.c.request, decisions.c.answer)
+        sa.select(*[decisions.c[name] for name in columns])
         .where(decisions.c.case_id == case_id)
         .order_by(decisions.c.decision_id.desc())
         .limit(1)
     )
     row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    answer = whole(row["answer"], row["decision_id"], row["case_id"], row["reported_at"], row["decided_at"])
+    return {"decision_id": row["decision_id"], "request": row["request"], "answer": answer}
 
 
 def due_row(action) -> dict:
@@ -218,13 +237,14 @@ def find(conn, filters: dict, now: datetime, cursor: str | None, limit: int) -> 
         query = query.where(cases.c.reported_at >= filters["since"])
     if filters.get("until") is not None:
         query = query.where(cases.c.reported_at < filters["until"])
+    # literals, not bound values, where a partial index's condition must be seen to hold
     if filters.get("breached") is not None:
-        late = sa.or_(cases.c.breached.is_(True), sa.and_(cases.c.acknowledged_at.is_(None), cases.c.due_at <= now))
+        late = sa.or_(cases.c.breached, sa.and_(cases.c.acknowledged_at.is_(None), cases.c.due_at <= now))
         query = query.where(late if filters["breached"] else sa.not_(late))
     if filters.get("at_risk") is not None:
         risk = sa.and_(
             cases.c.acknowledged_at.is_(None),
-            cases.c.state != "resolved",
+            cases.c.state != sa.literal_column("'resolved'"),
             cases.c.risk_at <= now,
             cases.c.due_at > now,
         )

@@ -4,12 +4,18 @@ SQLAlchemy Core; the schema is created by Alembic (app/migrations). Writes of a 
 idempotent by decision_id, so replaying a spooled decision never duplicates it.
 """
 
+import math
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from app.store import packing
+from app.store.packing import PackedJson
 
 
 class UtcDateTime(sa.types.TypeDecorator):
@@ -52,12 +58,27 @@ decisions = sa.Table(
     sa.Column("rules_version", sa.String(64), nullable=False),
     sa.Column("model_version", sa.String(64)),
     sa.Column("request", sa.JSON, nullable=False),
-    sa.Column("answer", sa.JSON, nullable=False),
+    sa.Column("answer", PackedJson, nullable=False),  # the whole answer, packed (app.store.packing)
     sa.Column("stored_at", UtcDateTime, nullable=False),
     sa.Column("case_id", sa.String(100)),  # null on decisions stored before cases had a life
-    sa.Index("ix_decisions_customer_reported", "customer_id", "reported_at"),
-    sa.Index("ix_decisions_case", "case_id", "decision_id"),
-    sa.Index("ix_decisions_decided_at", "decided_at"),
+    sa.Column("language", sa.String(16)),  # answer.language.code, for exports (null before 0006 only)
+    sa.Column("classifier_level", sa.Integer),  # answer.severity.classifier.level, for the shadow comparison
+    # Lists go newest first by decision_id (a UUIDv7, so also by decided_at): each filter has an index
+    # that gives its rows in that order; a time window is a range of ids (see find). Severity (four
+    # levels) needs none: walking the ids finds a page of any level within a few hundred rows.
+    sa.Index("ix_decisions_customer", "customer_id", "decision_id"),
+    # severity rides along: pool and severity together are answered from the index alone (see find)
+    sa.Index("ix_decisions_pool", "pool", "decision_id", postgresql_include=["severity"]),
+    # most decisions come from the rules: walking the ids finds those; the others have a partial index
+    # (find() writes the source as a literal, so the planner sees that the index holds what it asks for)
+    sa.Index(
+        "ix_decisions_source",
+        "source",
+        "decision_id",
+        postgresql_where=sa.text("source <> 'rules'"),
+        sqlite_where=sa.text("source <> 'rules'"),
+    ),
+    sa.Index("ix_decisions_case", "case_id"),  # a case has a decision or two: sorted in place
 )
 
 feedback = sa.Table(
@@ -122,13 +143,24 @@ def private_sqlite_file(url: str) -> None:
             pass
 
 
-def engine_for(url: str, timeout: float = 5.0) -> sa.Engine:
-    """An engine for the URL: SQLite in WAL mode, PostgreSQL with a small pool per worker process.
-    `timeout` bounds how long a write waits for a locked or unreachable database before the spool
-    takes the decision."""
+LONG_READ = 120.0  # seconds a report or an export may read (allow_long); every other statement: the database timeout
+BACKGROUND_CONNECTIONS = 5
+KEEPALIVE_IDLE = 30  # seconds an idle pooled PostgreSQL connection waits before the kernel probes its peer
+
+
+def engine_for(url: str, timeout: float = 5.0, pool_size: int = 2) -> sa.Engine:
+    """An engine for the URL: SQLite in WAL mode, PostgreSQL with a pool per worker process of
+    `pool_size` connections (one per request thread) and BACKGROUND_CONNECTIONS more (the spool's flush,
+    the scheduler, the watchers, the token refresh).
+
+    `timeout` bounds every wait on the database, so that a request never hangs on it: connecting, the
+    pool, a lock (lock_timeout), a statement (statement_timeout) and, should the server or the network
+    stop answering altogether, every read from the connection (the server's own timeouts, plus a
+    second). A write that fails so goes to the spool; a read answers 503. Reports and exports raise
+    their own statements' limit with allow_long."""
     if url.startswith("sqlite"):
         private_sqlite_file(url)
-        engine = sa.create_engine(url, connect_args={"timeout": timeout})
+        engine = sa.create_engine(url, connect_args={"timeout": timeout}, pool_timeout=max(timeout, 1.0))
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection, _):
@@ -139,15 +171,92 @@ def engine_for(url: str, timeout: float = 5.0) -> sa.Engine:
             cursor.close()
 
         return engine
-    # each sync worker handles one request at a time, plus the background flush: a small pool per process
-    return sa.create_engine(
+    milliseconds = max(1, round(timeout * 1000))
+    io_timeout = timeout + 1.0
+    options = " ".join(
+        filter(
+            None,
+            [
+                str(sa.make_url(url).query.get("options") or ""),
+                f"-c lock_timeout={milliseconds}",
+                f"-c statement_timeout={milliseconds}",
+            ],
+        )
+    )
+    engine = sa.create_engine(
         url,
-        pool_size=2,
-        max_overflow=2,
+        pool_size=max(1, pool_size),
+        max_overflow=BACKGROUND_CONNECTIONS,
         pool_pre_ping=True,
         pool_timeout=timeout,
-        connect_args={"connect_timeout": max(1, round(timeout))},
+        connect_args={
+            "connect_timeout": max(1, math.ceil(timeout)),  # libpq waits at least 2 s
+            "options": options,
+            # a peer gone without a word: idle connections are probed, and unacknowledged data gives up
+            "keepalives": 1,
+            "keepalives_idle": KEEPALIVE_IDLE,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": round(io_timeout * 1000),
+        },
     )
+    bounded = _bounded_connection()
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(dialect, record, cargs, cparams):
+        connection = bounded.connect(*cargs, **cparams)
+        connection.io_timeout = connection.default_io_timeout = io_timeout
+        return connection
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checkin(connection, record):
+        if connection is not None and hasattr(connection, "default_io_timeout"):
+            connection.io_timeout = connection.default_io_timeout
+
+    return engine
+
+
+def allow_long(conn: sa.Connection, seconds: float = LONG_READ) -> None:
+    """Let the statements of this transaction (a report, an export, a list) run up to `seconds` on
+    PostgreSQL instead of the database timeout, and wait that long (and a second) for their rows; the
+    connection's next user has the timeout again."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+    driver = conn.connection.driver_connection
+    if driver is not None and hasattr(driver, "io_timeout"):
+        driver.io_timeout = seconds + 1.0
+
+
+_BOUNDED: type | None = None
+
+
+def _bounded_connection() -> type:
+    """psycopg's Connection with every wait for the server bounded by its `io_timeout`: a server, or a
+    network path, that stops answering mid-statement (no error, no reset) would otherwise hold the
+    thread for ever. Past the bound the connection is closed, and the caller sees an OperationalError
+    (the database is away: the spool takes a write)."""
+    global _BOUNDED
+    if _BOUNDED is None:
+        import psycopg
+
+        timed_out = psycopg.errors._WaitTimeout  # what Connection.wait raises when its timeout passes
+
+        class BoundedConnection(psycopg.Connection):
+            io_timeout: float | None = None
+            default_io_timeout: float | None = None
+
+            def wait(self, gen, interval=0.1, timeout=None):
+                try:
+                    return super().wait(gen, interval=interval, timeout=timeout if timeout is not None else self.io_timeout)
+                except timed_out:
+                    self.pgconn.finish()
+                    raise psycopg.OperationalError(
+                        f"the database did not answer within {self.io_timeout} s; connection closed"
+                    ) from None
+
+        _BOUNDED = BoundedConnection
+    return _BOUNDED
 
 
 @dataclass(frozen=True)
@@ -186,10 +295,71 @@ def insert_ignoring(engine: sa.Engine, table: sa.Table, key: str) -> Prepared:
     return Prepared(engine, sql, [table.c[name] for name in names])
 
 
+LIST_TIMEOUT = 5.0  # seconds a list query may run: past it the query is cancelled and the client gets a 503
+
+# what a list of decisions shows: no request, no answer
+SUMMARY = [
+    decisions.c[name]
+    for name in (
+        "decision_id",
+        "decided_at",
+        "reported_at",
+        "customer_id",
+        "plan",
+        "severity",
+        "source",
+        "pool",
+        "rules_version",
+        "model_version",
+        "case_id",
+    )
+]
+
+
+def id_floor(instant: datetime, shift_ms: int = 0) -> str:
+    """The smallest UUIDv7 of the millisecond `instant` falls in (moved by `shift_ms`)."""
+    millis = (instant - EPOCH) // timedelta(milliseconds=1) + shift_ms
+    digits = f"{max(millis, 0):012x}"
+    return f"{digits[:8]}-{digits[8:]}-0000-0000-000000000000"
+
+
+def window(since: datetime | None, until: datetime | None) -> list:
+    """decided_at in [since, until), as the range of ids it lies in plus the exact test on the instant.
+    The ids' bounds are a millisecond wider than the window on each side: new_decision_id reads the
+    instant through a float."""
+    conditions = []
+    if since is not None:
+        conditions += [decisions.c.decision_id >= id_floor(since, -1), decisions.c.decided_at >= since]
+    if until is not None:
+        conditions += [decisions.c.decision_id < id_floor(until, 2), decisions.c.decided_at < until]
+    return conditions
+
+
+@contextmanager
+def bounded(conn: sa.Connection, seconds: float):
+    """Within the block, cancel a statement of `conn` that runs longer than `seconds` (PostgreSQL for
+    the rest of the transaction): the database raises an OperationalError, which answers 503."""
+    if conn.dialect.name == "postgresql":
+        allow_long(conn, seconds)  # the statement's limit, and the connection's read bound with it
+        yield
+        return
+    driver = conn.connection.driver_connection
+    if driver is None or not hasattr(driver, "set_progress_handler"):
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    driver.set_progress_handler(lambda: time.monotonic() > deadline, 100)
+    try:
+        yield
+    finally:
+        driver.set_progress_handler(None, 0)  # the pooled connection's next user runs unbounded
+
+
 class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._insert = insert_ignoring(engine, decisions, "decision_id")
+        self.list_timeout = LIST_TIMEOUT  # seconds a list query may run before it is cancelled (a 503)
 
     def transient(self, exc: BaseException) -> bool:
         """Whether a failure means the database is away (unreachable, locked, timed out, a deadlock)
@@ -240,28 +410,48 @@ class Store:
         return {**_decision(row), "feedback": [_feedback(f) for f in history]}
 
     def find(
-        self, *, since=None, until=None, customer=None, severity=None, pool=None, source=None, cursor=None, limit=50
+        self,
+        *,
+        since=None,
+        until=None,
+        customer=None,
+        severity=None,
+        pool=None,
+        source=None,
+        cursor=None,
+        limit=50,
+        summary=False,
     ) -> Page:
-        """Decisions newest first, filtered; `cursor` continues after the last one of a previous page."""
-        query = sa.select(decisions)
+        """Decisions newest first, filtered; `cursor` continues after the last one of a previous page.
+        `summary`: only the columns a list shows (no request, no answer), read within `list_timeout`.
+
+        A time window is also a range of ids: a decision's id is a UUIDv7 minted from its decided_at
+        (app.decide.classify.new_decision_id), so the window's rows are one stretch of every index
+        the list walks, and the planner never walks the whole table filtering on the date."""
+        query = sa.select(*SUMMARY) if summary else sa.select(decisions)
         for column, value in (
             (decisions.c.customer_id, customer),
             (decisions.c.severity, severity),
             (decisions.c.pool, pool),
-            (decisions.c.source, source),
         ):
             if value is not None:
                 query = query.where(column == value)
-        if since is not None:
-            query = query.where(decisions.c.decided_at >= since)
-        if until is not None:
-            query = query.where(decisions.c.decided_at < until)
+        if source is not None:
+            query = query.where(decisions.c.source == sa.bindparam("source", source, type_=sa.String, literal_execute=True))
+        query = query.where(*window(since, until))
         if cursor is not None:
             query = query.where(decisions.c.decision_id < cursor)  # UUIDv7 ids sort by creation
         query = query.order_by(decisions.c.decision_id.desc()).limit(limit + 1)
+        if pool is not None:
+            # the page's ids first (with a severity, from ix_decisions_pool alone, however few of the
+            # pool's rows match), then their rows
+            ids = query.with_only_columns(decisions.c.decision_id).scalar_subquery()
+            columns = SUMMARY if summary else [decisions]
+            query = sa.select(*columns).where(decisions.c.decision_id.in_(ids)).order_by(decisions.c.decision_id.desc())
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        items = [_decision(row) for row in rows[:limit]]
+            with bounded(conn, self.list_timeout):
+                rows = conn.execute(query).mappings().all()
+        items = [_summary(row) if summary else _decision(row) for row in rows[:limit]]
         return Page(items, items[-1]["decision_id"] if len(rows) > limit else None)
 
     def count_reported(self, customer_id: str, start: datetime, end: datetime) -> int:
@@ -275,7 +465,8 @@ class Store:
             return conn.execute(query).scalar_one()
 
     def export(self, since=None):
-        """Every decision with its latest correction, oldest first, for analysts."""
+        """Every decision, whole, with its latest correction, oldest first (training a model from the
+        store). Analysts' exports stream instead: app.store.exports.stream."""
         latest = (
             sa.select(feedback.c.decision_id, sa.func.max(feedback.c.id).label("id")).group_by(feedback.c.decision_id).subquery()
         )
@@ -285,9 +476,9 @@ class Store:
             .outerjoin(feedback, feedback.c.id == latest.c.id)
             .order_by(decisions.c.decision_id)
         )
-        if since is not None:
-            query = query.where(decisions.c.decided_at >= since)
+        query = query.where(*window(since, None))
         with self.engine.connect() as conn:
+            allow_long(conn)
             for row in conn.execute(query).mappings():
                 yield {**_decision(row), "corrected_severity": row["corrected_severity"], "corrected_pool": row["corrected_pool"]}
 
@@ -425,8 +616,26 @@ class RuleVersions:
         return rows
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _row(record: dict) -> dict:
-    return {**record, "stored_at": utcnow()}
+    """The stored row of a decision record: what SQL reads of the answer gets its own column."""
+    answer = record.get("answer") or {}
+    language = (answer.get("language") or {}).get("code")
+    classifier = (answer.get("severity") or {}).get("classifier") or {}
+    stored = packing.lean(answer, record["decision_id"], record.get("case_id"), record["reported_at"], record["decided_at"])
+    return {
+        **record,
+        "answer": stored,
+        "stored_at": utcnow(),
+        "language": language,
+        "classifier_level": classifier.get("level"),
+    }
+
+
+def _summary(row) -> dict:
+    return {column.name: row[column.name] for column in SUMMARY}
 
 
 def _decision(row) -> dict:
@@ -442,7 +651,7 @@ def _decision(row) -> dict:
         "rules_version": row["rules_version"],
         "model_version": row["model_version"],
         "request": row["request"],
-        "answer": row["answer"],
+        "answer": packing.whole(row["answer"], row["decision_id"], row.get("case_id"), row["reported_at"], row["decided_at"]),
         "stored_at": row["stored_at"],
         "case_id": row.get("case_id"),
     }

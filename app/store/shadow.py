@@ -66,7 +66,7 @@ class ShadowScores:
                 shadow_scores.c.level,
                 decisions.c.severity,
                 decisions.c.model_version.label("active_version"),
-                decisions.c.answer[("severity", "classifier", "level")].as_integer().label("active_level"),
+                decisions.c.classifier_level.label("active_level"),
                 feedback.c.severity.label("corrected"),
             )
             .join(decisions, decisions.c.decision_id == shadow_scores.c.decision_id)

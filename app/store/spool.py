@@ -57,9 +57,14 @@ class Spool:
         for path in self.folder.glob("spool-*.jsonl"):
             try:
                 with open(path, encoding="utf-8") as handle:
-                    yield from ((path, json.loads(line)) for line in handle if line.strip())
+                    lines = handle.readlines()
             except FileNotFoundError:
                 continue
+            for line in lines:
+                try:
+                    yield path, json.loads(line)
+                except ValueError:  # a line another thread or process is still writing (we read without the lock)
+                    continue
 
     def depth(self) -> int:
         total = 0
@@ -74,38 +79,64 @@ class Spool:
     def flush(self, save) -> int:
         """Hand every spooled record, oldest first across all files, to `save(records)`. What it took
         leaves the files: all of them, or (when it raises FlushStopped, the database being away again)
-        those before the one it stopped at; any other failure leaves everything in place."""
-        handles = []
-        try:
+        those before the one it stopped at; any other failure leaves every record in place.
+
+        One flush at a time (a lock file), but the spool files are locked only to read them and to
+        rewrite them, never while `save` waits on the database: a request that spools meanwhile appends
+        at once, and what it appended stays behind what was read."""
+        with open(self.folder / ".flush.lock", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            read: dict[Path, int] = {}  # bytes read from each file
+            lines, cut = [], False
             for path in sorted(self.folder.glob("spool-*.jsonl")):
                 try:
-                    handle = open(path, "r+", encoding="utf-8")
+                    with open(path, "rb") as handle:
+                        fcntl.flock(handle, fcntl.LOCK_EX)  # no append is half-written while we read
+                        data = handle.read()
                 except FileNotFoundError:
                     continue
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                handles.append(handle)
-            lines = [(json.loads(line), handle) for handle in handles for line in handle if line.strip()]
+                read[path] = len(data)
+                for line in data.splitlines(keepends=True):
+                    try:
+                        lines.append((json.loads(line), path))
+                    except ValueError:  # cut short by a crash mid-write (appends hold the lock: not one in progress)
+                        if line.strip():
+                            self.reject(
+                                {"line": line.decode(errors="replace")}, "not a JSON line (cut short when the process stopped?)"
+                            )
+                            cut = True
             lines.sort(key=lambda entry: entry[0].get(ORDER, 0))
-            if not lines:
+            if not lines and not cut:
                 return 0
+            taken, stopped, failed = 0, None, None
             try:
-                save([{k: v for k, v in record.items() if k != ORDER} for record, _ in lines])
-                taken, stopped = len(lines), None
+                if lines:
+                    save([{k: v for k, v in record.items() if k != ORDER} for record, _ in lines])
+                    taken = len(lines)
             except FlushStopped as stop:
                 taken, stopped = stop.taken, stop
-            for handle in handles:
-                left = [record for record, where in lines[taken:] if where is handle]
-                handle.seek(0)
-                handle.truncate()
-                handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in left)
-                handle.flush()
-                os.fsync(handle.fileno())
+            except Exception as exc:  # nothing taken; the cut lines are set aside all the same
+                failed = exc
+            for path, length in read.items():
+                left = b"".join(
+                    (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+                    for record, where in lines[taken:]
+                    if where == path
+                )
+                with open(path, "r+b") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    handle.seek(length)
+                    appended = handle.read()  # spooled while `save` ran
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(left + appended)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if failed is not None:
+                raise failed
             if stopped is not None:
                 raise stopped
             return taken
-        finally:
-            for handle in handles:
-                handle.close()
 
 
 class FlushStopped(Exception):

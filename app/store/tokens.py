@@ -28,6 +28,11 @@ class Principal:
     name: str
     role: str
 
+    @property
+    def author(self) -> str:
+        """Who, as the audit trail keeps it: the token's name and id (names need not be unique)."""
+        return f"{self.name[:80]} (token {self.token_id})"
+
     def may(self, roles: tuple[str, ...]) -> bool:
         return self.role == "admin" or self.role in roles
 
@@ -48,6 +53,9 @@ class Tokens:
         self.store, self.cache_file = store, Path(cache_file)
         self.refresh_interval, self._clock = refresh_interval, clock
         self._lock = threading.Lock()
+        # True when a background thread calls refresh() every refresh_interval (the service): a request
+        # then never waits on the database for its token, not even once an interval
+        self.refreshed_in_background = False
         self._known: dict[str, dict] = {}
         self._refreshed = -float("inf")
         if self.cache_file.exists() and self.cache_file.stat().st_mode & 0o077:
@@ -71,16 +79,21 @@ class Tokens:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != _PREFIX:
             return None
-        if self._clock() - self._refreshed >= self.refresh_interval:
-            self.refresh()
+        if not self.refreshed_in_background and self._clock() - self._refreshed >= self.refresh_interval:
+            self.refresh(wait=False)  # one request thread refreshes; the others go on with the copy they have
         known = self._known.get(parts[1])
         if known is None or not hmac.compare_digest(known["secret_hash"], hash_secret(parts[2])):
             return None
         return Principal(parts[1], known["name"], known["role"])
 
-    def refresh(self) -> None:
-        """Reload the active tokens; if the database is away, keep what we had (or the saved copy)."""
-        with self._lock:
+    def refresh(self, wait: bool = True) -> None:
+        """Reload the active tokens; if the database is away, keep what we had (or the saved copy).
+        With wait=False, nothing happens while another thread is refreshing."""
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            if not wait and self._clock() - self._refreshed < self.refresh_interval:
+                return  # another thread has just refreshed
             self._refreshed = self._clock()
             try:
                 active = {
@@ -95,6 +108,8 @@ class Tokens:
             if active != self._known:
                 _write_private(self.cache_file, json.dumps(active))
             self._known = active
+        finally:
+            self._lock.release()
 
 
 def _write_private(path: Path, text: str) -> None:

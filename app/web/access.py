@@ -40,9 +40,7 @@ def authenticate():
     declares its roles (403). Unknown paths pass through to their 404."""
     if request.endpoint is None or request.endpoint in PUBLIC or request.method == "OPTIONS":
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    principal = triage().tokens.verify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    principal = bearer()
     if principal is None:
         abort(401, message="send a valid token: Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
     view_class = getattr(current_app.view_functions[request.endpoint], "view_class", None)
@@ -53,6 +51,12 @@ def authenticate():
         abort(403, message="no role may call this endpoint")
     g.principal = principal
     return None
+
+
+def bearer():
+    """The principal of the request's bearer token, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return triage().tokens.verify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
 
 def json_only():

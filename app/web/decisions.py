@@ -1,6 +1,9 @@
 """Stored decisions, engineers' corrections and exports."""
 
-from flask import Response, g
+import threading
+from datetime import UTC, datetime
+
+from flask import Response, current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -20,7 +23,7 @@ class Decisions(MethodView):
     @decisions.doc(operationId="listDecisions")
     def get(self, query):
         """Stored decisions, newest first, filtered by time, customer, severity, pool and source."""
-        return triage().store.find(**query)
+        return triage().store.find(**query, summary=True)
 
 
 @decisions.route("/v1/decisions/<decision_id>")
@@ -57,19 +60,81 @@ class Feedback(MethodView):
         return record or abort(404, message=f"no decision {decision_id}")
 
 
+EXPORT_RETRY_AFTER = 30  # seconds a client waits when this worker's export slots are all taken
+
+
+def _export_slots() -> threading.BoundedSemaphore:
+    """This process's export slots (the EXPORTS setting): an export holds one while it streams."""
+    slots = current_app.extensions.get("export_slots")
+    if slots is None:
+        slots = current_app.extensions.setdefault("export_slots", threading.BoundedSemaphore(current_app.config["EXPORTS"]))
+    return slots
+
+
 @decisions.route("/v1/exports/decisions")
 class Export(MethodView):
     @requires("analyst")
     @decisions.arguments(s.ExportQuerySchema, location="query")
     @decisions.response(
-        200, {"type": "string"}, content_type="text/csv", description="One decision a row, with the latest correction"
+        200,
+        {"type": "string"},
+        content_type="text/csv",
+        description="One decision a row, with the latest correction; streamed, as an attachment",
     )
     @decisions.alt_response(
         200, schema={"type": "string"}, content_type="application/jsonl", success=True, description="format=jsonl"
     )
+    @decisions.alt_response(
+        503,
+        description="The worker streams as many exports as it may, or the database did not answer in time; "
+        "try again after Retry-After seconds",
+    )
     @decisions.doc(operationId="exportDecisions")
     def get(self, query):
-        """Decisions for analysts: the case, the assigned and the corrected severity and pool."""
-        body = exports.text(triage().store.export(query.get("since")), query["format"])
-        kind = "text/csv" if query["format"] == "csv" else "application/jsonl"
-        return Response(body, mimetype=kind)
+        """Decisions for analysts: the case, the assigned and the corrected severity and pool, oldest
+        first, decided in [since, until). Streamed as it is read: a worker streams at most EXPORTS at
+        once (more get 503 with Retry-After), so its other threads keep serving intake. CSV cells that
+        a spreadsheet would read as a formula start with a single quote."""
+        slots = _export_slots()
+        if not slots.acquire(blocking=False):
+            abort(
+                503,
+                message="Every export slot of this worker is busy; try again after Retry-After seconds.",
+                headers={"Retry-After": str(EXPORT_RETRY_AFTER)},
+            )
+        released = threading.Event()
+
+        def release():
+            if not released.is_set():
+                released.set()
+                slots.release()
+
+        fmt = query["format"]
+        try:
+            pace = current_app.config["EXPORT_ROWS_PER_SECOND"]
+            chunks = exports.stream(triage().store.engine, fmt, query.get("since"), query.get("until"), pace)
+            first = next(chunks, b"")  # the query has started (or failed: then it answers 503, not a cut body)
+        except BaseException:
+            release()
+            raise
+
+        def finish():
+            try:
+                chunks.close()  # the connection goes back (or, cut short, is dropped)
+            finally:
+                release()
+
+        def body():
+            try:
+                if first:
+                    yield first
+                yield from chunks
+            finally:
+                finish()
+
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        response = Response(body(), content_type=exports.MEDIA[fmt])
+        response.headers["Content-Disposition"] = f'attachment; filename="decisions-{stamp}.{fmt}"'
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.call_on_close(finish)
+        return response

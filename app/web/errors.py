@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -17,7 +17,9 @@ _MESSAGES = {
     413: "The request body is larger than allowed.",
     415: "Send the body as JSON with Content-Type: application/json.",
     422: "The request has invalid fields; see errors.",
+    503: "The database did not answer in time; try again shortly (Retry-After).",
 }
+RETRY_AFTER = 5  # seconds a client waits before retrying a 503
 
 
 def init_app(app: Flask) -> None:
@@ -46,6 +48,13 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected(exc: Exception):
+    service = current_app.extensions.get("triage")
+    if service is not None and service.store is not None and service.store.transient(exc):
+        # the database is away, locked or too slow (every wait on it is bounded): say so, and when to retry
+        log.warning(
+            "%s %s: the database did not answer: %s", request.method, request.path, (str(exc).splitlines() or [""])[0][:300]
+        )
+        return envelope(503, _MESSAGES[503], headers={"Retry-After": str(RETRY_AFTER)})
     log.exception("unexpected failure on %s %s", request.method, request.path)
     return envelope(500, "Something went wrong on our side; it has been logged.")
 

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.web.access import triage
+from app.web.access import bearer, triage
 
 health = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -24,5 +24,7 @@ class Readyz(MethodView):
     @health.doc(security=[])
     @health.doc(operationId="getReadiness")
     def get(self):
-        """Rules loaded and their versions, the database, and how many decisions wait in the spool."""
-        return triage().readiness()
+        """Ready or not, and why in a word. With an ops or admin token: the rules in force and any
+        refused change, the model, the database and the spool."""
+        principal = bearer()
+        return triage().readiness(detailed=principal is not None and principal.may(("ops",)))

@@ -5,6 +5,9 @@ answer, in one place, so no view can forget one.
   WWW-Authenticate) and 403;
 - an operation with a body declares 400 (not JSON), 413 (too large), 415 (not application/json) and
   422 (invalid fields); one with query arguments declares 422;
+- every protected operation that reads or writes the database declares 503 (with Retry-After): the
+  database did not answer within TRIAGE_DATABASE_TIMEOUT (classifying answers all the same: the
+  spool keeps the decision);
 - every 4xx/5xx a view documents (404, 409, 428, ...) gets the envelope as its content."""
 
 from importlib.metadata import version
@@ -15,6 +18,11 @@ from app.web.schemas import ErrorSchema
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "string", "example": "5"}}
+}
+# Operations that never wait on the database (tokens are checked against each process's own copy).
+_NO_DATABASE = {"getHealth", "getReadiness", "classifyCase", "listPools", "getCoverage"}
 _WWW_AUTHENTICATE = {
     "WWW-Authenticate": {"description": "Bearer: the token scheme", "schema": {"type": "string", "example": "Bearer"}}
 }
@@ -54,6 +62,8 @@ def _complete(operation: dict) -> None:
     if operation.get("security") != []:
         declare(401, "No token, or not a valid one", _WWW_AUTHENTICATE)
         declare(403, "The token's role may not do this")
+        if operation.get("operationId") not in _NO_DATABASE:
+            declare(503, "The database did not answer in time; try again after Retry-After seconds", RETRY_AFTER)
     if "requestBody" in operation:
         declare(400, "The body is not valid JSON")
         declare(413, "The body is larger than allowed")

@@ -6,11 +6,12 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from app.manage.publishing import NotFound, PreconditionRequired, etag
+from app.manage.publishing import Busy, NotFound, Overloaded, PreconditionRequired, etag
 from app.rulelang.documents import RulesInvalid
 from app.store.database import Conflict
 from app.web import schemas as s
 from app.web.access import json_only, requires, triage
+from app.web.openapi import RETRY_AFTER
 
 rule_documents = Blueprint(
     "rule_documents", __name__, description="Versioned rule documents: validate, publish, roll back, backtest"
@@ -30,9 +31,11 @@ IF_MATCH = {
 
 _REFUSALS = {
     404: "No such document, or no such version",
-    409: "The rules come from files (TRIAGE_RULES_SOURCE=files), or someone published in between (If-Match is stale)",
-    422: "The rules would be invalid; every problem is listed with file, item and field",
+    409: "The rules come from files (TRIAGE_RULES_SOURCE=files), someone published in between (If-Match is stale), "
+    "or the same change is being tried by another process",
+    422: "The rules would be refused: every problem and failing golden case is listed with file, item and field",
     428: "If-Match is missing",
+    429: "This worker already runs a trial or a backtest; try again after Retry-After seconds",
 }
 
 
@@ -41,7 +44,8 @@ def refusals(*codes: int):
 
     def decorate(view):
         for code in codes:
-            view = rule_documents.alt_response(code, description=_REFUSALS[code])(view)
+            headers = RETRY_AFTER if code == 429 else None
+            view = rule_documents.alt_response(code, description=_REFUSALS[code], headers=headers)(view)
         return view
 
     return decorate
@@ -58,14 +62,16 @@ def _rule_errors():
         yield
     except NotFound as exc:
         abort(404, message=str(exc))
-    except Conflict as exc:
+    except (Conflict, Busy) as exc:
         abort(409, message=str(exc))
     except PreconditionRequired as exc:
         abort(428, message=str(exc))
+    except Overloaded as exc:
+        abort(429, message=str(exc), headers={"Retry-After": "5"})
     except RulesInvalid as exc:
         abort(
             422,
-            message="the rules would be invalid; nothing changed",
+            message="the rules were refused; nothing changed",
             messages={"json": {"content": [str(p) for p in exc.problems]}},
         )
 
@@ -95,15 +101,22 @@ class RuleDocument(MethodView):
         return document, 200, {"ETag": etag(document["version"])}
 
     @requires("ops")
-    @rule_documents.arguments(s.RuleContentSchema)
+    @rule_documents.arguments(s.PublishSchema)
     @rule_documents.response(200, s.RuleVersionSchema, headers=ETAG)
-    @refusals(404, 409, 422, 428)
+    @refusals(404, 409, 422, 428, 429)
     @rule_documents.doc(operationId="publishRuleDocument", parameters=[IF_MATCH])
     def put(self, body, name):
-        """Publish a new version; it is live in every worker and instance within a few seconds."""
+        """Publish a new version, after a trial in a separate process (the golden cases and the worst
+        cases the rules allow); it is live in every worker and instance within a few seconds."""
         with _rule_errors():
             version = publisher().publish(
-                name, body["content"], body["comment"], g.principal.name, request.headers.get("If-Match")
+                name,
+                body["content"],
+                body["comment"],
+                g.principal.author,
+                request.headers.get("If-Match"),
+                body["golden"],
+                body["force"],
             )
         return version, 200, {"ETag": etag(version["version"])}
 
@@ -125,7 +138,7 @@ class RuleValidate(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RuleContentSchema)
     @rule_documents.response(200, s.ValidationReportSchema)
-    @refusals(404)
+    @refusals(404, 429)
     @rule_documents.doc(operationId="validateRuleDocument")
     def post(self, body, name):
         """Every problem the rules would have with this content (file, item, field); nothing changes."""
@@ -139,12 +152,12 @@ class RuleRollback(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.RollbackSchema)
     @rule_documents.response(201, s.RuleVersionSchema)
-    @refusals(404, 409, 422)
+    @refusals(404, 409, 422, 429)
     @rule_documents.doc(operationId="rollbackRuleDocument")
     def post(self, body, name):
         """Publish an earlier version's content again, as a new version."""
         with _rule_errors():
-            return publisher().rollback(name, body["version"], body.get("comment", ""), g.principal.name)
+            return publisher().rollback(name, body["version"], body.get("comment", ""), g.principal.author)
 
 
 @rule_documents.route("/v1/rules/<name>/backtest")
@@ -152,7 +165,7 @@ class RuleBacktest(MethodView):
     @requires("ops")
     @rule_documents.arguments(s.BacktestSchema)
     @rule_documents.response(200, s.BacktestReportSchema)
-    @refusals(404, 409, 422)
+    @refusals(404, 409, 422, 429)
     @rule_documents.doc(operationId="backtestRuleDocument")
     def post(self, body, name):
         """Replay stored decisions at their original instants with the proposed content in place of the

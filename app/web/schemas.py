@@ -153,7 +153,8 @@ class FeedbackSchema(ma.Schema):
 
 class ExportQuerySchema(ma.Schema):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(("csv", "jsonl")))
-    since = Instant()
+    since = Instant(metadata={"description": "decided at or after"})
+    until = Instant(metadata={"description": "decided before"})
 
 
 @sent()
@@ -199,6 +200,23 @@ _CONTENT = {
 class RuleContentSchema(ma.Schema):
     content = Text(required=True, validate=ma.validate.Length(min=1, max=MAX_RULE_DOCUMENT), metadata=_CONTENT)
     comment = Text(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class PublishSchema(RuleContentSchema):
+    golden = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,59}$")),
+        values=Text(validate=ma.validate.Length(min=1, max=MAX_RULE_DOCUMENT)),
+        load_default=dict,
+        validate=ma.validate.Length(max=50),
+        metadata={
+            "description": "golden case files published with this change, by file stem (tests/<stem>.yaml): "
+            "update the cases the change is meant to alter"
+        },
+    )
+    force = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "publish although golden cases fail; needs a comment saying why, kept marked in the history"},
+    )
 
 
 @sent()
@@ -259,7 +277,12 @@ class GoldenSummarySchema(ma.Schema):
 @sent()
 class BacktestReportSchema(ma.Schema):
     document = ma.fields.String()
-    cases = ma.fields.Integer()
+    cases = ma.fields.Integer(metadata={"description": "stored decisions replayed"})
+    complete = ma.fields.Boolean(
+        metadata={
+            "description": "false when the time budget (TRIAGE_BACKTEST_BUDGET) ran out first: the newest cases were replayed"
+        }
+    )
     changed = ma.fields.Integer()
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     urgent_on_closed_pool = ma.fields.Dict(

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from app.store import cases, shadow  # noqa: F401  (their tables join the metadata)
+from app.store import cases, shadow, trials  # noqa: F401  (their tables join the metadata)
 from app.store.database import metadata
 
 url = context.config.get_main_option("sqlalchemy.url") or ""
