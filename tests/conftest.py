@@ -49,6 +49,20 @@ def fresh_postgres() -> tuple[str, callable]:
     return url, drop
 
 
+@pytest.fixture(params=DATABASES)
+def migrated_engine(request, tmp_path):
+    """An empty store migrated to head, as an engine: a SQLite file, or a fresh PostgreSQL database."""
+    from app.store import database
+
+    url, drop = (f"sqlite:///{tmp_path / 'store.db'}", None) if request.param == "sqlite" else fresh_postgres()
+    database.upgrade(url)
+    engine = database.engine_for(url)
+    yield engine
+    engine.dispose()
+    if drop:
+        drop()
+
+
 @pytest.fixture(scope="session", params=DATABASES)
 def database_url(request, tmp_path_factory):
     """'' for the embedded SQLite default, or a fresh PostgreSQL database migrated to head."""

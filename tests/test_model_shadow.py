@@ -21,7 +21,7 @@ from app import create_app
 from app.classifier import registry, samples
 from app.classifier.model import Columns, heldout_rows, prepare, scores_of, train
 
-from .conftest import DATABASES, MODEL_KEY, authed, case
+from .conftest import MODEL_KEY, authed, case
 
 KEY = MODEL_KEY.encode()
 
@@ -278,30 +278,11 @@ def test_a_missing_or_failing_shadow_model_never_touches_a_classification(two_mo
         triage.store.engine.dispose()
 
 
-@pytest.fixture(params=DATABASES)
-def store_engine(request, tmp_path):
-    """A fresh, migrated database of each kind (SQLite; PostgreSQL when configured)."""
-    from app.store import database
-
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'scores.db'}", None
-    else:
-        from .conftest import fresh_postgres
-
-        url, drop = fresh_postgres()
-    database.upgrade(url)
-    engine = database.engine_for(url)
-    yield engine
-    engine.dispose()
-    if drop:
-        drop()
-
-
-def test_compare_counts_agreements_and_takes_the_latest_severity_correction(store_engine):
+def test_compare_counts_agreements_and_takes_the_latest_severity_correction(migrated_engine):
     from app.store.database import Store
     from app.store.shadow import ShadowScores
 
-    store, scores = Store(store_engine), ShadowScores(store_engine)
+    store, scores = Store(migrated_engine), ShadowScores(migrated_engine)
     now = datetime.now(UTC)
     ids = {name: str(uuid.uuid4()) for name in ("d1", "d2", "d3", "old")}
 

@@ -75,19 +75,10 @@ def record(at: datetime, serial: int, **fields) -> dict:
     return row
 
 
-@pytest.fixture(params=DATABASES)
-def store(request, tmp_path):
+@pytest.fixture
+def store(migrated_engine):
     """An empty store migrated to head: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'store.db'}", None
-    else:
-        url, drop = fresh_postgres()
-    database.upgrade(url)
-    engine = database.engine_for(url)
-    yield database.Store(engine)
-    engine.dispose()
-    if drop:
-        drop()
+    return database.Store(migrated_engine)
 
 
 def csv_rows(body: bytes) -> list[dict]:
