@@ -256,70 +256,11 @@ def test_local_functionality_without_a_local_pool_falls_to_the_next_route(detect
 
 # -- 10: local functionality from the text (the signal belongs in signals.yaml) --------------------
 
-LOCALIZATION_SIGNAL = """
-  localization:
-    description: >-
-      Country-specific statutory functionality - tax and statutory reporting to an authority,
-      e-invoicing mandates, payroll law. Such cases stay with the local engineers (routing.yaml).
-    terms:
-      en: ["tax report*", "tax return*", "vat return*", "statutory report*", "statutory filing*", e-invoic*,
-           "electronic invoic*", "making tax digital", hmrc, "payroll law", "payroll tax*", "withholding tax",
-           "tax authorit*", "saf t"]
-      de: [elster, xrechnung, zugferd, "e rechnung*", umsatzsteuervoranmeldung, "umsatzsteuer voranmeldung",
-           ustva, lohnsteuer*, gobd, finanzamt*, "elektronische rechnung*"]
-      ru: [фнс, "налогов* отчет*", "отчет* в налогов*", "отчет* в фнс", налоговую, "налогов* декларац*",
-           "регламентированн* отчет*", "счет* фактур*", эдо, егаис, ндфл, "6 ндфл", рсв, сзв*, сфр, пфр,
-           "трудов* кодекс*"]
-      cs: ["kontrolni hlaseni", "danov* priznani", "souhrnne hlaseni", isdoc, "financni urad*", eet, "e faktur*",
-           "elektronick* faktur*"]
-      pl: [ksef, jpk, "jpk v7*", "e deklaracj*", "jednolity plik kontrolny", "krajowy system e faktur", "e faktur*",
-           "urzad* skarbow*", zus, "deklaracj* vat", "pit 11", "pit 4r"]
-      da: [nemhandel, oioubl, skat, eindkomst, momsangivelse, "e faktur*", lonindberetning]
-      id: ["e faktur", efaktur, "e bupot", "pph 21", pph21, djp, "spt masa", "spt tahunan", coretax, "faktur pajak"]
-      es: ["factura electronica", sii, aeat, "modelo 303", cfdi, "declaracion de iva"]
-      fr: ["facture electronique", "factur x", "chorus pro", dgfip, "declaration de tva", dsn]
-      pt: ["nota fiscal", "nf e", nfe, "saf t", sped, esocial]
-      it: ["fattura elettronica", "fatturazione elettronica", sdi, "agenzia delle entrate", f24]
-      nl: [belastingdienst, "btw aangifte", loonaangifte, "e factur*", peppol]
-"""
-
-LOCALIZATION_ROUTE = """  - id: local-functionality-text
-    description: >-
-      The text speaks of country-specific statutory functionality (tax and statutory reporting,
-      e-invoicing, payroll law) and no product area says otherwise - it stays with the local engineers.
-    when: {signals: {all: [localization]}, product_area: {present: false}}
-    follow_the_sun: false
-    candidates:
-      - {tier: L1, country: case, language: case}
-      - {tier: L1, country: case}
-      - {tier: L1, region: case, language: case}
-
-  - id: unread-language
-"""
-
-
-def with_localization() -> rulebook.Rulebook:
-    """The bundled rules with the localization signal and its route (a no-op where they are shipped)."""
-    changes = {}
-    if "\n  localization:" not in SOURCES["signals"]:
-        changes["signals"] = lambda text: text.rstrip("\n") + "\n" + LOCALIZATION_SIGNAL
-    if "local-functionality-text" not in SOURCES["routing"]:
-        changes["routing"] = ("  - id: unread-language\n", LOCALIZATION_ROUTE)
-    return edited(**changes)
-
-
 RU_BANK = {"id": "ru-bank", "plan": "advanced", "country": "RU"}
 
 
-def test_a_tax_filing_case_without_product_area_went_to_warsaw(detector):
-    decision = decide(book(), detector, body(*RU_FILING, RU_BANK, "2026-03-09T12:00:00+03:00"))
-    if "local-functionality-text" in decision.routing.routes:
-        pytest.skip("the localization signal is shipped")
-    assert decision.routing.pool.id == "pl-l1"
-
-
 def test_a_tax_filing_case_without_product_area_stays_in_moscow(detector):
-    decision = decide(with_localization(), detector, body(*RU_FILING, RU_BANK, "2026-03-09T12:00:00+03:00"))
+    decision = decide(book(), detector, body(*RU_FILING, RU_BANK, "2026-03-09T12:00:00+03:00"))
     assert "localization" in decision.signals
     assert decision.routing.routes == ("local-functionality-text",)
     assert decision.routing.pool.id == "ru-l1" and not decision.routing.open_now
@@ -328,7 +269,7 @@ def test_a_tax_filing_case_without_product_area_stays_in_moscow(detector):
 
 def test_an_ordinary_russian_outage_still_follows_the_sun(detector):
     decision = decide(
-        with_localization(),
+        book(),
         detector,
         body("Сервер не работает", "Продуктив лежит, все пользователи без доступа.", RU_BANK, "2026-03-09T12:00:00+03:00"),
     )
@@ -348,7 +289,7 @@ def test_an_ordinary_russian_outage_still_follows_the_sun(detector):
 )
 def test_statutory_topics_raise_localization_per_country(detector, text, country, pool):
     decision = decide(
-        with_localization(),
+        book(),
         detector,
         body(text[:40], text, {"id": "x", "plan": "advanced", "country": country}, "2026-06-20T10:00:00+02:00"),
     )
@@ -358,7 +299,7 @@ def test_statutory_topics_raise_localization_per_country(detector, text, country
 
 def test_a_stated_product_area_is_not_overruled_by_the_text(detector):
     decision = decide(
-        with_localization(),
+        book(),
         detector,
         body(*RU_FILING, RU_BANK, "2026-03-09T12:00:00+03:00", product_area="finance"),
     )
