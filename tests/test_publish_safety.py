@@ -356,6 +356,47 @@ def test_every_valid_severity_document_is_refused_or_decides_every_golden_case(c
         assert not undecided and verdict.golden_passed + len(verdict.golden_failed) > 0
 
 
+@st.composite
+def _routing_documents(draw):
+    """Routing documents within the limits whose extra routes (continuing, so all are evaluated)
+    may all match the same case, ahead of the shipped routes."""
+    doc = yaml.safe_load(_SOURCES["routing"])
+    extra = []
+    for index in range(draw(st.integers(min_value=0, max_value=80))):
+        when = {}
+        if draw(st.booleans()):
+            when["plan"] = {"in": draw(st.lists(st.sampled_from(PLANS), min_size=1, max_size=3))}
+        if draw(st.booleans()):
+            when["signals"] = {"any": draw(st.lists(st.sampled_from(_SIGNALS), min_size=1, max_size=MAX_ALTERNATIVES))}
+        if draw(st.booleans()):
+            when["customer"] = {"in": ["c-1"] * draw(st.integers(min_value=1, max_value=256))}
+        extra.append({"id": f"generated{index}", "description": "generated", "when": when, "continue": True})
+    doc["routes"] = extra + doc["routes"]
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def _routing_with_many_matching_routes(count: int) -> str:
+    doc = yaml.safe_load(_SOURCES["routing"])
+    extra = [
+        {"id": f"advanced{i}", "description": "the plan alone", "when": {"plan": {"in": ["advanced"]}}, "continue": True}
+        for i in range(count)
+    ]
+    doc["routes"] = extra + doc["routes"]
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_routing_documents())
+@example(_routing_with_many_matching_routes(70))
+def test_every_valid_routing_document_is_refused_or_decides_every_golden_case(content):
+    verdict = trial.run({**_SOURCES, "routing": content})
+    crashed = [p for p in verdict.problems if p.file == trial.TRIAL]
+    assert not crashed, crashed
+    if not verdict.problems:
+        undecided = [f for f in verdict.golden_failed if any("cannot be decided" in x for x in f["failures"])]
+        assert not undecided and verdict.golden_passed + len(verdict.golden_failed) > 0
+
+
 def test_files_mode_follows_an_edit_and_its_revert(tmp_path, rules_dir):
     config = {"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0}
     app = create_app(config)
