@@ -10,7 +10,7 @@ import time
 import requests
 
 from .conftest import case
-from .test_e2e import BIN, make_token, start_gunicorn
+from .test_e2e import BIN, served
 
 SLOW = "    level: 3\n    description: The system or one component is slow."
 
@@ -33,12 +33,7 @@ def test_a_valid_edit_then_an_invalid_one_leaves_every_worker_on_the_valid_one(r
         "TRIAGE_RULES_CHECK_INTERVAL": "1",
         "TRIAGE_SCHEDULER_INTERVAL": "0",
     }
-    token = make_token(env)
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process, base = start_gunicorn(env, log)
-    http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {token}"
-    try:
+    with served(env, tmp_path) as (base, http, _):
         body = case("Dashboard slow", "The dashboard takes 30 seconds to load.")
         [original] = _versions(base, http, body, 10)
         severity = rules_dir / "severity.yaml"
@@ -58,10 +53,6 @@ def test_a_valid_edit_then_an_invalid_one_leaves_every_worker_on_the_valid_one(r
         ready = {http.get(f"{base}/readyz", timeout=10, headers=NEW_CONNECTION).json()["rules"]["version"] for _ in range(10)}
         assert ready == seen
         assert golden.exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_activating_a_model_costs_no_request_its_load(tmp_path):
@@ -87,13 +78,8 @@ def test_activating_a_model_costs_no_request_its_load(tmp_path):
         "TRIAGE_MODEL_CHECK_INTERVAL": "0.5",
         "TRIAGE_SCHEDULER_INTERVAL": "0",
     }
-    token = make_token(env)
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process, base = start_gunicorn(env, log)
-    http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {token}"
     body = case("Dashboard slow", "The dashboard takes 30 seconds to load.")
-    try:
+    with served(env, tmp_path) as (base, http, _):
 
         def timed(count: int) -> list[float]:
             took = []
@@ -125,8 +111,4 @@ def test_activating_a_model_costs_no_request_its_load(tmp_path):
             f"\nrequests while the model loaded: slowest {slowest * 1000:.0f} ms, usual {usual * 1000:.0f} ms (max before {max(before) * 1000:.0f} ms)"
         )
         assert slowest < max(0.5, 10 * usual), (slowest, usual)  # a load inside a request took ~2.3 s
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-        shutil.rmtree(models, ignore_errors=True)
+    shutil.rmtree(models, ignore_errors=True)

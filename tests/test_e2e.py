@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,22 @@ def make_token(env: dict, role: str = "admin") -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+@contextmanager
+def served(env: dict, tmp_path: Path):
+    """gunicorn on `env`, its base URL, a session with an admin token, and its log; stopped after."""
+    token = make_token(env)
+    log = open(tmp_path / "gunicorn.log", "w+")
+    process, base = start_gunicorn(env, log)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    try:
+        yield base, session, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
 @pytest.fixture
 def server(rules_dir, tmp_path):
     env = {
@@ -67,15 +84,8 @@ def server(rules_dir, tmp_path):
         "TRIAGE_INSTANCE_DIR": str(tmp_path / "instance"),
         "TRIAGE_RULES_CHECK_INTERVAL": "1",
     }
-    token = make_token(env)
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process, base = start_gunicorn(env, log)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    yield base, rules_dir, log, session
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    with served(env, tmp_path) as (base, session, log):
+        yield base, rules_dir, log, session
 
 
 def _workers_on(base, http, predicate, timeout=15.0) -> dict:
