@@ -160,9 +160,20 @@ def test_csv_cells_that_start_like_a_formula_are_neutralised(store):
     assert rows[0]["pool"] == "'\tde-l1"
     assert rows[1]["subject"] == "'\rsubject"
     assert rows[1]["description"] == "fine - dash"  # only the start of a cell counts
-    assert rows[0]["decided_at"] == T0.isoformat() and rows[0]["label"] == "3" and rows[0]["language"] == "de"
+    assert rows[0]["label"] == "3" and rows[0]["language"] == "de"
     first = json.loads(b"".join(exports.stream(store.engine, "jsonl")).splitlines()[0])
     assert first["subject"] == hostile["subject"] and first["customer_id"] == "@SUM(A1)"
+
+
+def test_instants_are_written_one_way_with_their_microseconds(store):
+    """Every instant in UTC with six digits of microseconds, zero ones included, in CSV and JSONL, on
+    either database (PostgreSQL writes the CSV itself)."""
+    store.save([record(T0, 1), record(T0 + timedelta(seconds=1, microseconds=20), 2)])
+    rows = csv_rows(b"".join(exports.stream(store.engine, "csv")))
+    lines = [json.loads(line) for line in b"".join(exports.stream(store.engine, "jsonl")).splitlines()]
+    expected = ["2026-07-01T10:00:00.000000+00:00", "2026-07-01T10:00:01.000020+00:00"]
+    assert [r["decided_at"] for r in rows] == [r["decided_at"] for r in lines] == expected
+    assert datetime.fromisoformat(rows[1]["reported_at"]) == datetime.fromisoformat(lines[1]["reported_at"])
 
 
 def test_the_export_is_an_attachment_that_is_not_sniffed(client):
