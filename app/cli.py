@@ -418,8 +418,8 @@ def decisions_export(fmt, since, until, output):
     first, streamed as it is read; CSV cells a spreadsheet would read as a formula start with a quote."""
     from app.store import exports
 
-    pace = settings.load()["EXPORT_ROWS_PER_SECOND"]  # the database it reads serves intake too
-    for chunk in exports.stream(_service().store.engine, fmt, since, until, pace):
+    budget = exports.Budget(1, settings.load()["EXPORT_ROWS_PER_SECOND"])  # the database it reads serves intake too
+    for chunk in exports.stream(_service().store.engine, fmt, since, until, budget):
         output.write(chunk)
 
 

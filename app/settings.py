@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "BIND": "127.0.0.1:8000",  # gunicorn's address
     "WORKERS": 2,  # gunicorn worker processes
     "EXPORTS": 2,  # exports one worker process streams at once; more wait (503, Retry-After): its other threads serve intake
-    "EXPORT_ROWS_PER_SECOND": 60000,  # an export's pace (0: unpaced), so that exports leave the CPU intake needs
+    "EXPORT_ROWS_PER_SECOND": 60000,  # rows/s one worker's exports read together (0: unpaced): the CPU intake keeps
     "THREADS": 8,  # threads per worker (gthread): requests that wait on a slow client or the database
 }
 

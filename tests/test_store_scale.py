@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import tracemalloc
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def test_an_export_past_the_workers_slots_waits_with_retry_after(app, client):
     """A worker streams at most EXPORTS exports at once; one more answers 503 with Retry-After, and
     a finished export gives its slot back."""
     client.get("/v1/exports/decisions")  # the slots exist
-    slots = app.extensions["export_slots"]
+    slots = app.extensions["export_budget"].slots
     taken = 0
     while slots.acquire(blocking=False):
         taken += 1
@@ -205,6 +206,31 @@ def test_an_export_past_the_workers_slots_waits_with_retry_after(app, client):
             slots.release()
     for _ in range(app.config["EXPORTS"] + 1):  # each one read to the end gives its slot back
         assert client.get("/v1/exports/decisions").status_code == 200
+
+
+def _paced_rows(budget: exports.Budget, clock: list[float], readers: int, seconds: float) -> list[int]:
+    """Readers taking turns on one clock: each reads a chunk of 256 rows (1 ms), then waits what the
+    budget says; the rows each has read after `seconds`."""
+    ready, rows = [0.0] * readers, [0] * readers
+    while True:
+        reader = min(range(readers), key=ready.__getitem__)
+        clock[0] = ready[reader] + 0.001
+        if clock[0] > seconds:
+            return rows
+        rows[reader] += 256
+        ready[reader] = clock[0] + max(budget.delay(256), 0.0)
+
+
+def test_the_exports_of_a_worker_share_one_pace():
+    """One export reads at the whole pace (its own reading time forgiven); two together read the same
+    rows per second between them, half each, so that exports never take more CPU than one would."""
+    for readers in (1, 2):
+        clock = [0.0]
+        budget = exports.Budget(2, 60000, clock=lambda clock=clock: clock[0])
+        rows = _paced_rows(budget, clock, readers, 10.0)
+        assert 59000 * 10 <= sum(rows) <= 60000 * 10 + 256 * 200, rows
+        assert max(rows) - min(rows) <= 256 * 2
+    assert exports.Budget(2, 0).delay(10**6) == 0.0  # unpaced
 
 
 def test_the_cli_export_streams_safe_cells_and_until(store, tmp_path):
@@ -359,3 +385,38 @@ def test_the_migration_keeps_every_row_and_every_field(backend, tmp_path):
     finally:
         if drop:
             drop()
+
+
+def test_a_time_window_lists_its_cases_in_case_id_order_however_the_ids_fall(app, client, monkeypatch):
+    """Case ids are the clients' own and need not follow time. A window whose cases lie behind many
+    others in case-id order (read through the reported_at index, then sorted) and a window that the
+    walk in case-id order fills both page through exactly their cases, in case-id order."""
+    from app.store import cases as case_store
+
+    monkeypatch.setattr(case_store, "WALK", 5)  # a short walk, so that both ways of reading are taken
+    run = uuid.uuid4().hex[:8]
+    customer = {"id": f"c-{run}", "plan": "premium", "country": "DE"}
+
+    def opened(case_id: str, reported: datetime):
+        body = case(case_id=case_id, reported_at=reported.isoformat(), customer=customer)
+        assert client.post("/v1/classify", json=body).status_code == 200
+
+    inside = [f"m-{run}-{i:02}" for i in range(10)]
+    for i, case_id in enumerate(inside):
+        opened(case_id, datetime(2001, 1, 5, tzinfo=UTC) + timedelta(days=i))
+    for i in range(30):  # ahead of them in case-id order, outside the window
+        opened(f"a-{run}-{i:02}", datetime(2001, 6, 1, tzinfo=UTC) + timedelta(hours=i))
+
+    def listed(query: str) -> list[str]:
+        ids, cursor = [], None
+        while True:
+            page = client.get(f"/v1/cases?{query}&limit=3" + (f"&cursor={cursor}" if cursor else "")).get_json()
+            ids += [item["case_id"] for item in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return ids
+
+    january = "since=2001-01-01T00:00:00%2B00:00&until=2001-02-01T00:00:00%2B00:00"
+    assert listed(january) == inside
+    year = f"customer=c-{run}&since=2001-01-01T00:00:00%2B00:00&until=2002-01-01T00:00:00%2B00:00"
+    assert listed(year) == sorted(inside + [f"a-{run}-{i:02}" for i in range(30)])

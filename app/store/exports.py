@@ -12,8 +12,9 @@ return is prefixed with a single quote (OWASP's advice against formula injection
 import csv
 import io
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -145,41 +146,59 @@ def _rows(result) -> Iterator[dict]:
         yield record
 
 
+class Budget:
+    """What one process's exports may take together: at most `at_once` stream at a time, and they
+    read `rows_per_second` rows between them all (0: unpaced). The database encodes an export as fast
+    as a core goes; a pace shared by every export bounds the CPU exports take (the database's and
+    ours) however many run, so that intake keeps what it needs: two exports each get half."""
+
+    SLACK = 0.05  # seconds of reading a chunk that the pace forgives (so one export gets the whole pace)
+
+    def __init__(self, at_once: int, rows_per_second: float, clock=time.monotonic):
+        self.slots = threading.BoundedSemaphore(at_once)
+        self.rows_per_second = rows_per_second
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._paid_until = 0.0  # the instant (monotonic) until which the rows read so far are paid for
+
+    def delay(self, rows: int) -> float:
+        """Seconds to wait after reading `rows`, so that all exports together keep the pace."""
+        if not self.rows_per_second:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._paid_until = max(self._paid_until, now - self.SLACK) + rows / self.rows_per_second
+            return self._paid_until - now
+
+
 def stream(
     engine: sa.Engine,
     fmt: str,
     since: datetime | None = None,
     until: datetime | None = None,
-    rows_per_second: float = 0,
+    budget: Budget | None = None,
 ) -> Iterator[bytes]:
     """Every decision decided in [since, until) with its latest correction, oldest first, as CSV or
     JSONL bytes, read and encoded as it goes. The first chunk is ready when the query has started.
-    `rows_per_second` (0: as fast as it goes) paces the export, see paced."""
-    return paced(_stream(engine, fmt, since, until), rows_per_second)
+    With a `budget`, the export keeps its pace (see Budget); its slot is the caller's to take."""
+    chunks = _stream(engine, fmt, since, until)
+    return chunks if budget is None or not budget.rows_per_second else paced(chunks, budget)
 
 
-def paced(chunks: Iterator[bytes], rows_per_second: float) -> Iterator[bytes]:
-    """The chunks, no faster than `rows_per_second` lines: the database encodes an export as fast as
-    a core goes, so on a small machine two unpaced exports would take the CPU that intake needs
-    (measured on 2 cores: classify p95 x3). Paced, the database waits on the socket in between."""
-    if not rows_per_second:
-        yield from chunks
-        return
-    start, rows = time.monotonic(), 0
+def paced(chunks: Generator[bytes, None, None], budget: Budget) -> Iterator[bytes]:
+    """The chunks at the budget's pace: after each, wait until its rows are paid for (the database
+    waits on the socket in between)."""
     try:
         for chunk in chunks:
             yield chunk
-            rows += chunk.count(b"\n")
-            ahead = rows / rows_per_second - (time.monotonic() - start)
-            if ahead > 0:
-                time.sleep(ahead)
+            wait = budget.delay(chunk.count(b"\n"))
+            if wait > 0:
+                time.sleep(wait)
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        chunks.close()
 
 
-def _stream(engine: sa.Engine, fmt: str, since: datetime | None, until: datetime | None) -> Iterator[bytes]:
+def _stream(engine: sa.Engine, fmt: str, since: datetime | None, until: datetime | None) -> Generator[bytes, None, None]:
     with engine.connect() as conn:
         allow_long(conn, EXPORT_SECONDS)
         try:

@@ -63,12 +63,15 @@ class Feedback(MethodView):
 EXPORT_RETRY_AFTER = 30  # seconds a client waits when this worker's export slots are all taken
 
 
-def _export_slots() -> threading.BoundedSemaphore:
-    """This process's export slots (the EXPORTS setting): an export holds one while it streams."""
-    slots = current_app.extensions.get("export_slots")
-    if slots is None:
-        slots = current_app.extensions.setdefault("export_slots", threading.BoundedSemaphore(current_app.config["EXPORTS"]))
-    return slots
+def _export_budget() -> exports.Budget:
+    """This process's exports together (EXPORTS at once, EXPORT_ROWS_PER_SECOND between them)."""
+    budget = current_app.extensions.get("export_budget")
+    if budget is None:
+        config = current_app.config
+        budget = current_app.extensions.setdefault(
+            "export_budget", exports.Budget(config["EXPORTS"], config["EXPORT_ROWS_PER_SECOND"])
+        )
+    return budget
 
 
 @decisions.route("/v1/exports/decisions")
@@ -95,7 +98,8 @@ class Export(MethodView):
         first, decided in [since, until). Streamed as it is read: a worker streams at most EXPORTS at
         once (more get 503 with Retry-After), so its other threads keep serving intake. CSV cells that
         a spreadsheet would read as a formula start with a single quote."""
-        slots = _export_slots()
+        budget = _export_budget()
+        slots = budget.slots
         if not slots.acquire(blocking=False):
             abort(
                 503,
@@ -111,8 +115,7 @@ class Export(MethodView):
 
         fmt = query["format"]
         try:
-            pace = current_app.config["EXPORT_ROWS_PER_SECOND"]
-            chunks = exports.stream(triage().store.engine, fmt, query.get("since"), query.get("until"), pace)
+            chunks = exports.stream(triage().store.engine, fmt, query.get("since"), query.get("until"), budget)
             first = next(chunks, b"")  # the query has started (or failed: then it answers 503, not a cut body)
         except BaseException:
             release()
