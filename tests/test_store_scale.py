@@ -177,6 +177,33 @@ def test_instants_are_written_one_way_with_their_microseconds(store):
     assert datetime.fromisoformat(rows[1]["reported_at"]) == datetime.fromisoformat(lines[1]["reported_at"])
 
 
+def test_jsonl_and_csv_carry_the_same_text_whichever_database_writes_them(store):
+    """Backslashes, quotes, line breaks, tabs and any script come out of both formats as they went in
+    (PostgreSQL writes both exports itself: its JSON lines pass through COPY's text format), with the
+    latest correction as the label."""
+    tricky = 'C:\\new\\table "quoted" \\n not a break\nnext line\ttab é 日本 😀 \u2028 end \\'
+    request = {
+        "subject": '\\\\server\\share "x"',
+        "description": tricky,
+        "customer": {"id": "c-1", "plan": "premium", "country": "DE"},
+    }
+    store.save([record(T0, 1, request=request), record(T0 + timedelta(seconds=1), 2)])
+    with store.engine.begin() as conn:
+        for severity in (2, 1):
+            conn.execute(
+                sa.insert(database.feedback).values(
+                    decision_id=uuid7(T0, 1), severity=severity, pool="cz-l1", comment="x", by="e", created_at=T0
+                )
+            )
+    lines = [json.loads(line) for line in b"".join(exports.stream(store.engine, "jsonl")).decode().split("\n") if line]
+    rows = csv_rows(b"".join(exports.stream(store.engine, "csv")))
+    assert [line["description"] for line in lines] == [tricky, record(T0, 2)["request"]["description"]]
+    assert lines[0]["subject"] == request["subject"] and lines[0]["country"] == "DE"
+    assert (lines[0]["corrected_severity"], lines[0]["corrected_pool"], lines[0]["label"]) == (1, "cz-l1", 1)
+    assert (lines[1]["corrected_severity"], lines[1]["label"]) == (None, 3)
+    assert [{key: str(value) if value is not None else "" for key, value in line.items()} for line in lines] == rows
+
+
 def test_the_export_is_an_attachment_that_is_not_sniffed(client):
     response = client.get("/v1/exports/decisions?format=csv")
     assert response.status_code == 200
