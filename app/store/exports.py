@@ -1,10 +1,11 @@
 """Stored decisions as analysts take them: one row a decision, the latest correction winning as the label.
 
 An export streams: rows are read from a server-side cursor and encoded as they come, in chunks of
-about CHUNK bytes, so memory stays flat however many decisions there are. On PostgreSQL the CSV is
-made by the database itself (COPY (SELECT ...) TO STDOUT): the process only passes bytes on, which
-keeps it free to serve intake on its other threads. Elsewhere each row is encoded here from the
-columns SQL extracted (no stored JSON is decoded in Python).
+about CHUNK bytes, so memory stays flat however many decisions there are. On PostgreSQL the export,
+CSV or JSON lines, is made by the database itself (COPY (SELECT ...) TO STDOUT): the process only
+passes bytes on, which keeps it free to serve intake on its other threads. Elsewhere each row is
+encoded here from the columns SQL extracted (no stored JSON is decoded in Python). A process's
+exports share one Budget: how many at once, and one pace between them all.
 
 CSV cells are safe to open in a spreadsheet: a cell that starts with =, +, -, @, a tab or a carriage
 return is prefixed with a single quote (OWASP's advice against formula injection)."""
