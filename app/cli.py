@@ -294,17 +294,15 @@ def sla_tick():
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sla_report_command(period, customer, fmt):
     """Per customer: cases, responses met and missed, attainment, response minutes, misses and penalties."""
-    from app.lifecycle.report import PeriodInvalid, sla_report, window
+    from app.lifecycle.report import PeriodInvalid, window
 
     try:
-        start, end = window(period)
+        window(period)
     except PeriodInvalid as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from None
     triage = _service(SCHEDULER_INTERVAL=0)
     try:
-        rules = triage.rulebook.get()
-        views = triage.casebook.reported(start, end, customer, datetime.now(UTC))
-        report = sla_report(period, views, rules.contracts, rules.terms)
+        report = triage.casebook.report(period, customer, datetime.now(UTC))
     finally:
         triage.stop()
     if fmt == "json":

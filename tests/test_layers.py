@@ -10,15 +10,16 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # What each package may import of the app (besides itself), as its docstring says.
 BELOW = {
     "rulelang": set(),
+    "offload": set(),
     "store": {"rulelang"},
     "severity": {"rulelang"},
     "routing": {"rulelang"},
     "classifier": {"rulelang"},
     "rulebook": {"rulelang", "severity", "routing"},
     "decide": {"rulelang", "severity", "routing", "classifier", "rulebook"},
-    "manage": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "store"},
-    "lifecycle": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "store"},
-    "web": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "manage", "lifecycle", "store"},
+    "manage": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "store", "offload"},
+    "lifecycle": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "store", "offload"},
+    "web": {"rulelang", "severity", "routing", "classifier", "rulebook", "decide", "manage", "lifecycle", "store", "offload"},
     "bundled": set(),
 }
 FLASK = ("flask", "flask_smorest", "werkzeug", "webargs")

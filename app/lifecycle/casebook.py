@@ -9,21 +9,26 @@ from datetime import datetime, timedelta
 import marshmallow as ma
 import sqlalchemy as sa
 
+from app import offload
 from app.decide.classify import assign
 from app.decide.contract import CaseSchema
 from app.lifecycle.case import CaseView, Entry, refusal, replay
 from app.lifecycle.clock import instant_after
+from app.lifecycle.report import sla_report, window
 from app.lifecycle.schedule import BREACH, DueAction, due_actions
+from app.routing.contracts import Contracts
+from app.routing.sla import Terms
 from app.rulebook.book import Rulebook
 from app.rulebook.live import LiveRulebook
 from app.store import cases as table
-from app.store.database import Store, allow_long, decisions
+from app.store.database import LONG_READ, Store, allow_long, decisions, engine_for
 
 log = logging.getLogger("triage.cases")
 
 AT_RISK_SHARE = 0.5  # a case is at risk once half its response target has gone unacknowledged
 LATE_STEP = timedelta(seconds=60)  # a step run this much after its moment says it ran late
 RETRY_FAILED_STEP = timedelta(seconds=60)  # a step that failed (not for the database) is tried again after this
+REPORT_SECONDS = LONG_READ + 30  # a report's child: its reads may take LONG_READ, then the replay
 
 
 class CaseConflict(Exception):
@@ -77,17 +82,15 @@ class CaseBook:
         with self.engine.connect() as conn:
             return table.find(conn, filters, now, cursor, limit)
 
-    def reported(self, start: datetime, end: datetime, customer: str | None, now: datetime) -> list[CaseView]:
-        """Every case first reported in [start, end) (of one customer), replayed as at `now`."""
+    def report(self, period: str, customer: str | None, now: datetime) -> dict:
+        """The SLA report of `period` (of one customer) as at `now` (PeriodInvalid), made in a child
+        process (app.offload): a quarter replays every case in it, for seconds, which in this process
+        would hold the GIL the intake threads need. One at a time per worker (offload.Overloaded)."""
+        window(period)  # a period that is no period is refused here, before any process starts
         rules = self.rulebook.get()
-        query = sa.select(table.cases).where(table.cases.c.reported_at >= start, table.cases.c.reported_at < end)
-        if customer is not None:
-            query = query.where(table.cases.c.customer_id == customer)
-        with self.engine.connect() as conn:
-            allow_long(conn)  # a period's report reads every case in it
-            rows = [dict(row) for row in conn.execute(query).mappings()]
-            timelines = table.events_of(conn, [row["case_id"] for row in rows])
-        return [self._replay(row, timelines[row["case_id"]], rules, now) for row in rows]
+        url = self.engine.url.render_as_string(hide_password=False)
+        with offload.slot("report"):
+            return offload.call(period_report, url, period, customer, now, rules.terms, rules.contracts, seconds=REPORT_SECONDS)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -307,7 +310,7 @@ class CaseBook:
 
     @staticmethod
     def _replay(row: dict, events: list[dict], rules: Rulebook, now: datetime) -> CaseView:
-        return replay(row["case_id"], row["customer_id"], row["plan"], [_entry(e) for e in events], rules.terms, now)
+        return _replayed(row, events, rules.terms, now)
 
     def _snapshot(self, view: CaseView, now: datetime) -> dict:
         clock = view.clock
@@ -363,3 +366,26 @@ def _iso_or_none(value: datetime | None) -> str | None:
 
 def _iso(value) -> str:
     return value if isinstance(value, str) else value.isoformat()
+
+
+def _replayed(row: dict, events: list[dict], terms: Terms, now: datetime) -> CaseView:
+    return replay(row["case_id"], row["customer_id"], row["plan"], [_entry(e) for e in events], terms, now)
+
+
+def period_report(url: str, period: str, customer: str | None, now: datetime, terms: Terms, contracts: Contracts) -> dict:
+    """The SLA report of `period` from the store at `url`: every case first reported in the quarters
+    around it (window) replayed as at `now`. What Casebook.report runs in its child process."""
+    start, end = window(period)
+    query = sa.select(table.cases).where(table.cases.c.reported_at >= start, table.cases.c.reported_at < end)
+    if customer is not None:
+        query = query.where(table.cases.c.customer_id == customer)
+    engine = engine_for(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            allow_long(conn)  # a period's report reads every case in it
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+            timelines = table.events_of(conn, [row["case_id"] for row in rows])
+    finally:
+        engine.dispose()
+    views = [_replayed(row, timelines[row["case_id"]], terms, now) for row in rows]
+    return sla_report(period, views, contracts, terms)

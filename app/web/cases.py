@@ -7,11 +7,13 @@ from flask import g, jsonify, make_response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from app import offload
 from app.lifecycle.casebook import CaseConflict, CaseNotFound, EventInvalid
-from app.lifecycle.report import PeriodInvalid, sla_report, window
+from app.lifecycle.report import PeriodInvalid
 from app.store.cases import new_event_id
 from app.web import schemas as s
 from app.web.access import json_only, now, requires, triage
+from app.web.openapi import RETRY_AFTER
 
 cases = Blueprint("cases", __name__, description="Cases: events, clocks, queues and the SLA report")
 cases.before_request(json_only)
@@ -104,14 +106,23 @@ class SlaReport(MethodView):
     @cases.arguments(s.SlaReportQuerySchema, location="query")
     @cases.response(200, s.SlaReportSchema)
     @cases.alt_response(422, description="`period` is not a month (2026-11) or a quarter (2026-Q4)")
+    @cases.alt_response(
+        429, description="This worker already makes a report; try again after Retry-After seconds", headers=RETRY_AFTER
+    )
     @cases.doc(operationId="getSlaReport")
     def get(self, query):
         """Per customer: cases, responses met and missed, attainment, median and p90 response minutes,
-        each miss with its lateness and penalty, and the total."""
+        each miss with its lateness and penalty, and the total. Made in a process of its own, one at a
+        time per worker, so that the worker's other threads keep serving intake."""
         try:
-            start, end = window(query["period"])
+            return triage().casebook.report(query["period"], query.get("customer"), now())
         except PeriodInvalid as exc:
             abort(422, messages={"query": {"period": [str(exc)]}})
-        service, rules = triage(), triage().rulebook.get()
-        views = service.casebook.reported(start, end, query.get("customer"), now())
-        return sla_report(query["period"], views, rules.contracts, rules.terms)
+        except offload.Overloaded as exc:
+            abort(429, message=str(exc), headers={"Retry-After": "5"})
+        except offload.Overran as exc:
+            abort(503, message=str(exc), headers={"Retry-After": "60"})
+        except offload.Failed as exc:
+            if not exc.transient:
+                raise
+            abort(503, message=f"The database did not answer in time; try again shortly ({exc})", headers={"Retry-After": "5"})

@@ -1,0 +1,91 @@
+"""Long reads off the worker's interpreter: a function called in a child Python process.
+
+An SLA report over a quarter, or a backtest, replays thousands of cases in Python for seconds. In
+a worker's own interpreter that holds the GIL (and the rule engine's lock) the intake threads need:
+measured, classify p95 3.5 ms -> 115 ms while a quarter's report ran. In a child process at a lower
+CPU priority it takes neither. Each worker runs one at a time of each kind (one more: Overloaded,
+answered 429 with Retry-After), each within its time (past it the child is killed: Overran).
+
+The child gets the function's name and its arguments pickled on stdin and gives the result (or
+what went wrong) pickled on stdout: both ends are this code, so nothing from outside is unpickled.
+Imports nothing of the app: what runs in the child imports what it needs itself.
+"""
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
+NICE = 10  # the child's CPU priority below the worker's: intake first when both want a core
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_LOCK = threading.Lock()
+
+
+class Overloaded(Exception):
+    """This worker runs a long read of the kind already; try again in a few seconds."""
+
+
+class Overran(Exception):
+    """The child ran past its time and was stopped."""
+
+
+class Failed(Exception):
+    """The child failed; `transient` when the database was away (the caller answers 503)."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@contextmanager
+def slot(kind: str):
+    """This worker's one slot for long reads of `kind`, or Overloaded."""
+    with _LOCK:
+        semaphore = _SLOTS.setdefault(kind, threading.BoundedSemaphore(1))
+    if not semaphore.acquire(blocking=False):
+        raise Overloaded(f"this worker is already running a {kind}; try again in a few seconds")
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+def call(function: Callable, *args, seconds: float):
+    """`function(*args)` in a child process (a module-level function; its arguments and its result
+    picklable): its result, or Failed / Overran."""
+    name = f"{function.__module__}:{function.__qualname__}"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "app.offload"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        out, err = child.communicate(pickle.dumps((name, args)), timeout=seconds)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise Overran(f"{function.__name__} ran past its {seconds:g} s and was stopped") from None
+    if child.returncode != 0 or not out:
+        last = (err.decode(errors="replace").strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+        raise Failed(f"{function.__name__} failed in its process: {last}")
+    ok, value = pickle.loads(out)
+    if ok:
+        return value
+    raise Failed(*value)
+
+
+def main() -> None:
+    """The child's side (python -m app.offload)."""
+    os.nice(NICE)
+    name, args = pickle.load(sys.stdin.buffer)
+    module, _, qualname = name.partition(":")
+    function = getattr(importlib.import_module(module), qualname)
+    try:
+        result = (True, function(*args))
+    except Exception as exc:  # handed to the parent: a database away is transient (503), the rest is not
+        transient = type(exc).__name__ in ("OperationalError", "InterfaceError", "TimeoutError")
+        result = (False, (f"{type(exc).__name__}: {exc}", transient))
+    sys.stdout.buffer.write(pickle.dumps(result))
+    sys.stdout.buffer.flush()

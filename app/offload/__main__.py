@@ -1,0 +1,3 @@
+from app.offload import main
+
+main()
