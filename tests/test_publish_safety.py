@@ -251,16 +251,18 @@ def test_days_off_that_close_a_calendar_for_good_are_refused(desk):
 
 
 def test_a_trial_or_backtest_already_running_in_the_worker_answers_429(desk):
-    from app.manage import publishing
+    from app import offload
 
     _, ops = desk
-    assert publishing._TRIALS.acquire(blocking=False)
-    try:
-        answer = ops.post("/v1/rules/severity/validate", json={"content": _current(ops, "severity")})
+    content = _current(ops, "severity")
+    with offload.slot("trial"):
+        answer = ops.post("/v1/rules/severity/validate", json={"content": content})
         assert answer.status_code == 429 and answer.headers["Retry-After"]
-    finally:
-        publishing._TRIALS.release()
-    assert ops.post("/v1/rules/severity/validate", json={"content": _current(ops, "severity")}).status_code == 200
+    with offload.slot("backtest"):
+        answer = ops.post("/v1/rules/severity/backtest", json={"content": content, "limit": 5})
+        assert answer.status_code == 429 and "backtest" in answer.get_json()["message"]
+    assert ops.post("/v1/rules/severity/validate", json={"content": content}).status_code == 200
+    assert ops.post("/v1/rules/severity/backtest", json={"content": content, "limit": 5}).status_code == 200
 
 
 def test_anonymous_readiness_is_a_word_and_ops_get_the_details(desk):

@@ -8,14 +8,13 @@ explicit `force` with a comment says why (the comment, marked, is kept with the 
 and its outcome is recorded (app.store.trials); refusals are logged with their reasons."""
 
 import logging
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app import offload
 from app.decide.classify import classify_case
 from app.decide.contract import CaseSchema
 from app.manage import golden, trial
@@ -25,6 +24,7 @@ from app.rulelang.domain import TRIAL_BUDGET
 
 log = logging.getLogger("triage.rules")
 KINDS = ("severity", "pool", "respond_in", "due_at")
+REPLAY_START = 60.0  # seconds a backtest's process may take to start and read, beside its budget
 API = "api"
 
 
@@ -34,25 +34,6 @@ class NotFound(Exception):
 
 class PreconditionRequired(Exception):
     pass
-
-
-class Overloaded(Exception):
-    """This process already runs as many trials (or backtests) as it may; try again shortly."""
-
-
-# Trials and backtests are long (a second, up to TRIAGE_BACKTEST_BUDGET): one of each at a time per
-# process, so that they never take the threads and CPU that intake needs.
-_TRIALS, _BACKTESTS = threading.BoundedSemaphore(1), threading.BoundedSemaphore(1)
-
-
-@contextmanager
-def _slot(semaphore: threading.BoundedSemaphore, what: str):
-    if not semaphore.acquire(blocking=False):
-        raise Overloaded(f"this worker is already running a {what}; try again in a few seconds")
-    try:
-        yield
-    finally:
-        semaphore.release()
 
 
 class Busy(Exception):
@@ -228,68 +209,28 @@ class Publisher:
         self, name: str, content: str, limit: int = 1000, since: datetime | None = None, until: datetime | None = None
     ) -> dict:
         """Replay stored decisions at their original instants with the current rules and with the
-        proposed document, and report what would change. Nothing live changes."""
-        with _slot(_BACKTESTS, "backtest"):
-            return self._backtest(name, content, limit, since, until)
-
-    def _backtest(self, name: str, content: str, limit: int, since: datetime | None, until: datetime | None) -> dict:
-        refused = self._trial({**self.sources(), self._known(name): content}).problems
-        if refused:  # what crashes or overruns in the trial must not run in this worker
-            raise RulesInvalid(refused)
-        proposed = self.candidate(name, content)
-        deadline = time.monotonic() + self.backtest_budget
-        current = self.live.get()
-        model = self.model.get() if self.model else (None, None)
-        model = model if model[0] is not None else None
-        records = self.store.find(since=since, until=until, limit=limit).items
-        changed, counts = [], dict.fromkeys(KINDS, 0)
-        urgent = {"before": [0, 0], "after": [0, 0]}  # [urgent cases, of which on a closed pool]
-        load = CaseSchema(clock=None).load  # stored cases replayed at their own instants
-        replayed = 0
-        for record in records:
-            if time.monotonic() > deadline:
-                break
-            replayed += 1
-            # the instant the customer reported, in the offset they sent it (the store keeps UTC)
-            body = {**record["request"], "reported_at": record["request"].get("reported_at") or record["reported_at"].isoformat()}
-            case = load(body)
-            at = case.reported_at
-            before = classify_case(case, current, self.detector, at, model)
-            after = classify_case(case, proposed, self.detector, at, model)
-            seen = {"before": before, "after": after}
-            for key, decision in seen.items():
-                if decision.routing.urgent:
-                    urgent[key][0] += 1
-                    urgent[key][1] += not decision.routing.open_now
-            diff = {
-                kind: [_value(before, kind), _value(after, kind)] for kind in KINDS if _value(before, kind) != _value(after, kind)
-            }
-            if diff:
-                for kind in diff:
-                    counts[kind] += 1
-                changed.append({"decision_id": record["decision_id"], "reported_at": at.isoformat(), "changes": diff})
-        cases = golden.parse(trial.golden_of(self.sources()))
-        outcomes = golden.run(cases, lambda c, now: classify_case(c, proposed, self.detector, now, model))
-        return {
-            "document": name,
-            "cases": replayed,
-            "complete": replayed == len(records),
-            "changed": len(changed),
-            "counts": counts,
-            "urgent_on_closed_pool": {
-                key: (round(closed / total, 4) if total else 0.0) for key, (total, closed) in urgent.items()
-            },
-            "changes": changed,
-            "golden": {
-                "passed": sum(o.passed for o in outcomes),
-                "failed": [{"file": o.case.file, "name": o.case.name, "failures": o.failures} for o in outcomes if not o.passed],
-            },
-        }
+        proposed document, and report what would change. Nothing live changes. The candidate is
+        tried first; the replay runs in a child process (app.offload), one per worker at a time: for
+        up to TRIAGE_BACKTEST_BUDGET seconds it would hold this worker's GIL and its rule engine."""
+        with offload.slot("backtest"):
+            current = self.sources()
+            proposed = {**current, self._known(name): content}
+            refused = self._trial(proposed).problems
+            if refused:  # what crashes or overruns in the trial must not run, here or in the replay's process
+                raise RulesInvalid(refused)
+            model = self.model.get() if self.model else (None, None)
+            url = self.store.engine.url.render_as_string(hide_password=False)
+            languages = (list(self.detector.codes), self.detector.default)
+            window = (limit, since, until)
+            seconds = self.backtest_budget + REPLAY_START
+            return offload.call(
+                replay, url, name, current, proposed, languages, model, window, self.backtest_budget, seconds=seconds
+            )
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _trial(self, sources: dict[str, str]) -> trial.Verdict:
-        with _slot(_TRIALS, "trial"):
+        with offload.slot("trial"):
             return trial.run(sources, (list(self.detector.codes), self.detector.default))
 
     def _api_mode(self) -> None:
@@ -340,7 +281,7 @@ class FileImporter:
         except Busy as busy:
             if busy.outcome == "trying":
                 return  # another worker is trying it: look again next time
-        except Overloaded:
+        except offload.Overloaded:
             return  # this worker is trying something else: look again next time
         except RulesInvalid:
             pass  # recorded and logged by the guard; the last good version stays
@@ -402,4 +343,73 @@ def _summary(row: dict) -> dict:
         "author": row["author"],
         "comment": row["comment"],
         "created_at": row["created_at"],
+    }
+
+
+def replay(
+    url: str,
+    name: str,
+    current_sources: dict[str, str],
+    proposed_sources: dict[str, str],
+    languages: tuple[list[str], str],
+    model: tuple,
+    window: tuple[int, datetime | None, datetime | None],
+    budget: float,
+) -> dict:
+    """A backtest's replay, in its own process (Publisher.backtest): the newest `limit` decisions
+    decided in [since, until) classified with the rules in force and with the proposed ones, for at
+    most `budget` seconds, and the golden cases with the proposed rules."""
+    from app.severity.language import LanguageDetector
+    from app.store.database import Store, engine_for
+
+    current, proposed = (rulebook.build(trial.rules_of(sources)) for sources in (current_sources, proposed_sources))
+    detector = LanguageDetector(*languages)
+    served = model if model[0] is not None else None
+    limit, since, until = window
+    engine = engine_for(url, pool_size=1)
+    try:
+        records = Store(engine).find(since=since, until=until, limit=limit).items
+    finally:
+        engine.dispose()
+    deadline = time.monotonic() + budget
+    changed, counts = [], dict.fromkeys(KINDS, 0)
+    urgent = {"before": [0, 0], "after": [0, 0]}  # [urgent cases, of which on a closed pool]
+    load = CaseSchema(clock=None).load  # stored cases replayed at their own instants
+    replayed = 0
+    for record in records:
+        if time.monotonic() > deadline:
+            break
+        replayed += 1
+        # the instant the customer reported, in the offset they sent it (the store keeps UTC)
+        body = {**record["request"], "reported_at": record["request"].get("reported_at") or record["reported_at"].isoformat()}
+        case = load(body)
+        at = case.reported_at
+        before = classify_case(case, current, detector, at, served)
+        after = classify_case(case, proposed, detector, at, served)
+        seen = {"before": before, "after": after}
+        for key, decision in seen.items():
+            if decision.routing.urgent:
+                urgent[key][0] += 1
+                urgent[key][1] += not decision.routing.open_now
+        diff = {
+            kind: [_value(before, kind), _value(after, kind)] for kind in KINDS if _value(before, kind) != _value(after, kind)
+        }
+        if diff:
+            for kind in diff:
+                counts[kind] += 1
+            changed.append({"decision_id": record["decision_id"], "reported_at": at.isoformat(), "changes": diff})
+    cases = golden.parse(trial.golden_of(current_sources))
+    outcomes = golden.run(cases, lambda c, now: classify_case(c, proposed, detector, now, served))
+    return {
+        "document": name,
+        "cases": replayed,
+        "complete": replayed == len(records),
+        "changed": len(changed),
+        "counts": counts,
+        "urgent_on_closed_pool": {key: (round(closed / total, 4) if total else 0.0) for key, (total, closed) in urgent.items()},
+        "changes": changed,
+        "golden": {
+            "passed": sum(o.passed for o in outcomes),
+            "failed": [{"file": o.case.file, "name": o.case.name, "failures": o.failures} for o in outcomes if not o.passed],
+        },
     }
