@@ -15,6 +15,11 @@ def test_the_call_runs_in_another_process_and_gives_its_result():
     assert offload.call(operator.add, [1], [2], seconds=30) == [1, 2]
 
 
+def test_what_the_function_prints_does_not_spoil_its_result():
+    assert offload.call(print, "a line on standard output", seconds=30) is None
+    assert offload.call(os.write, 1, b"bytes written to fd 1 by C code", seconds=30) == 31
+
+
 def test_the_child_runs_at_a_lower_cpu_priority():
     assert offload.call(os.nice, 0, seconds=30) == os.nice(0) + offload.NICE
 

@@ -79,6 +79,9 @@ def call(function: Callable, *args, seconds: float):
 def main() -> None:
     """The child's side (python -m app.offload)."""
     os.nice(NICE)
+    result_to = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever the function (or a C extension) prints goes to stderr, not into the result
+    sys.stdout = sys.stderr
     name, args = pickle.load(sys.stdin.buffer)
     module, _, qualname = name.partition(":")
     function = getattr(importlib.import_module(module), qualname)
@@ -87,5 +90,5 @@ def main() -> None:
     except Exception as exc:  # handed to the parent: a database away is transient (503), the rest is not
         transient = type(exc).__name__ in ("OperationalError", "InterfaceError", "TimeoutError")
         result = (False, (f"{type(exc).__name__}: {exc}", transient))
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
+    result_to.write(pickle.dumps(result))
+    result_to.flush()
