@@ -59,3 +59,76 @@ def test_a_report_past_the_workers_slot_answers_429(client):
     assert busy.status_code == 429 and int(busy.headers["Retry-After"]) > 0
     assert "report" in busy.get_json()["message"]
     assert client.get("/v1/reports/sla?period=2026-Q4").status_code == 200
+
+
+def test_the_child_imports_the_running_app_not_one_in_its_working_directory(tmp_path, monkeypatch):
+    planted = tmp_path / "app"
+    (planted / "offload").mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (planted / "offload" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert offload.call(operator.add, 1, 2, seconds=30) == 3
+    assert not marker.exists()
+
+
+def test_a_child_whose_worker_is_gone_ends(tmp_path):
+    """A worker killed mid-report leaves no child running on."""
+    script = "import time\nfrom app import offload\noffload.call(time.sleep, 120, seconds=300)\n"
+    import signal
+    import subprocess
+    import sys
+
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        child = None
+        while child is None and time.monotonic() < deadline:
+            found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+            child = int(found[0]) if found else None
+            time.sleep(0.1)
+        assert child is not None, "the long read's process never started"
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{child}") and _state(child) != "Z":
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{child}") or _state(child) == "Z"
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (offload.Failed("OperationalError: canceling statement [SQL: SELECT secret FROM cases]", transient=True), 503),
+        (offload.Overran("period_report ran past its 150 s and was stopped"), 503),
+        (offload.Failed("ValueError: [SQL: SELECT secret FROM cases]"), 500),
+    ],
+)
+def test_a_long_read_that_fails_in_its_process_is_answered_without_its_details(client, monkeypatch, failure, status):
+    """A report or a backtest whose process met the database away (or ran past its time) answers 503
+    with Retry-After, anything else 500; the answer never quotes what the process said (SQL)."""
+    from app.lifecycle import casebook
+    from app.manage import publishing
+
+    def failing(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(casebook.offload, "call", failing)
+    assert publishing.offload is casebook.offload  # one module: the backtest fails the same way
+    content = client.get("/v1/rules/severity").get_json()["content"]
+    for answer in (
+        client.get("/v1/reports/sla?period=2026-Q4"),
+        client.post("/v1/rules/severity/backtest", json={"content": content, "limit": 5}),
+    ):
+        assert answer.status_code == status
+        assert "SQL" not in answer.get_data(as_text=True) and "secret" not in answer.get_data(as_text=True)
+        assert (status == 503) == ("Retry-After" in answer.headers)

@@ -17,6 +17,8 @@ from app.rulelang.domain import MAX_ALTERNATIVES
 
 from .conftest import RULES, authed, case
 
+MANUAL = 3600  # the rules watcher's interval where a test runs its look itself (no thread racing it)
+
 
 @pytest.fixture
 def desk(tmp_path):
@@ -221,7 +223,7 @@ def test_a_comment_cannot_forge_a_log_line(desk, caplog):
 
 
 def test_a_file_that_is_not_utf8_is_refused_in_files_mode_and_the_store_is_still_followed(tmp_path, rules_dir):
-    app = create_app({"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0})
+    app = create_app({"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": MANUAL})
     triage_ = app.extensions["triage"]
     watcher = next(t for t in triage_.threads if t.name == "rules-watcher")
     try:
@@ -292,7 +294,7 @@ def test_publishes_and_refusals_are_logged_one_line_each(desk, caplog):
 def test_files_mode_refuses_a_golden_breaking_edit_for_every_worker(tmp_path, rules_dir):
     """In files mode an edit is imported once into the store; a golden-breaking edit is refused and
     both 'workers' (two services on one store) stay on the last good version."""
-    config = {"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0}
+    config = {"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": MANUAL}
     first, second = create_app(config), create_app(config)
     try:
         version = first.extensions["triage"].rulebook.get().version
@@ -400,7 +402,7 @@ def test_every_valid_routing_document_is_refused_or_decides_every_golden_case(co
 
 
 def test_files_mode_follows_an_edit_and_its_revert(tmp_path, rules_dir):
-    config = {"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": 0}
+    config = {"INSTANCE_DIR": str(tmp_path / "instance"), "RULES_DIR": str(rules_dir), "RULES_CHECK_INTERVAL": MANUAL}
     app = create_app(config)
     triage_ = app.extensions["triage"]
     watcher = next(t for t in triage_.threads if t.name == "rules-watcher")

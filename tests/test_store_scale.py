@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from app.store import database, exports, packing
 
-from .conftest import DATABASES, case, fresh_postgres
+from .conftest import DATABASES, POSTGRES, case, fresh_postgres
 
 T0 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 
@@ -447,3 +447,32 @@ def test_a_time_window_lists_its_cases_in_case_id_order_however_the_ids_fall(app
     assert listed(january) == inside
     year = f"customer=c-{run}&since=2001-01-01T00:00:00%2B00:00&until=2002-01-01T00:00:00%2B00:00"
     assert listed(year) == sorted(inside + [f"a-{run}-{i:02}" for i in range(30)])
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PostgreSQL only: jsonb (0007) changes nothing on SQLite")
+def test_the_jsonb_migration_keeps_a_request_that_held_a_nul():
+    """Requests stored before the contract refused control characters may hold U+0000, which jsonb
+    refuses: 0007 keeps the row, with U+FFFD in its place, and every other request as it was."""
+    from alembic import command
+
+    url, drop = fresh_postgres()
+    try:
+        command.upgrade(_alembic(url), "0006")
+        engine = sa.create_engine(url)
+        old = sa.table("decisions", *[sa.column(c.name, c.type) for c in database.decisions.columns])
+        old.c.request.type = sa.JSON()
+        held = record(T0, 1, request={**record(T0, 1)["request"], "description": "before\x00after", "note": ["\x00"]})
+        quoted = record(T0 + timedelta(seconds=1), 2, request={**record(T0, 2)["request"], "subject": "a literal \\u0000"})
+        plain = record(T0 + timedelta(seconds=2), 3)
+        with engine.begin() as conn:
+            conn.execute(sa.insert(old), [{**r, "stored_at": T0} for r in (held, quoted, plain)])
+        engine.dispose()
+        database.upgrade(url)
+        store = database.Store(database.engine_for(url))
+        assert store.get(held["decision_id"])["request"]["description"] == "before\ufffdafter"
+        assert store.get(held["decision_id"])["request"]["note"] == ["\ufffd"]
+        assert store.get(quoted["decision_id"])["request"] == quoted["request"]
+        assert store.get(plain["decision_id"])["request"] == plain["request"]
+        store.engine.dispose()
+    finally:
+        drop()

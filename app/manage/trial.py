@@ -54,7 +54,7 @@ def run(sources: dict[str, str], languages: tuple[list[str], str] = (["all"], "e
     detector of `languages` (its codes and default, as the service's)."""
     started = time.monotonic()
     child = subprocess.Popen(
-        [sys.executable, "-m", "app.manage.trial"],
+        [sys.executable, "-P", "-m", "app.manage.trial"],  # -P: never an app folder of the working directory
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,10 +17,13 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
 NICE = 10  # the child's CPU priority below the worker's: intake first when both want a core
+# -P: the child imports the app the parent runs, never a folder named app in its working directory
+CHILD = [sys.executable, "-P", "-m", "app.offload"]
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}
 _LOCK = threading.Lock()
 
@@ -58,9 +61,7 @@ def call(function: Callable, *args, seconds: float):
     """`function(*args)` in a child process (a module-level function; its arguments and its result
     picklable): its result, or Failed / Overran."""
     name = f"{function.__module__}:{function.__qualname__}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "app.offload"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    child = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = child.communicate(pickle.dumps((name, args)), timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -79,6 +80,7 @@ def call(function: Callable, *args, seconds: float):
 def main() -> None:
     """The child's side (python -m app.offload)."""
     os.nice(NICE)
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     result_to = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever the function (or a C extension) prints goes to stderr, not into the result
     sys.stdout = sys.stderr
@@ -92,3 +94,10 @@ def main() -> None:
         result = (False, (f"{type(exc).__name__}: {exc}", transient))
     result_to.write(pickle.dumps(result))
     result_to.flush()
+
+
+def _orphaned(parent: int) -> None:
+    """End the child once its parent is gone (a worker killed mid-report): nobody waits for it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)

@@ -7,7 +7,6 @@ from flask import g, jsonify, make_response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from app import offload
 from app.lifecycle.casebook import CaseConflict, CaseNotFound, EventInvalid
 from app.lifecycle.report import PeriodInvalid
 from app.store.cases import new_event_id
@@ -118,11 +117,3 @@ class SlaReport(MethodView):
             return triage().casebook.report(query["period"], query.get("customer"), now())
         except PeriodInvalid as exc:
             abort(422, messages={"query": {"period": [str(exc)]}})
-        except offload.Overloaded as exc:
-            abort(429, message=str(exc), headers={"Retry-After": "5"})
-        except offload.Overran as exc:
-            abort(503, message=str(exc), headers={"Retry-After": "60"})
-        except offload.Failed as exc:
-            if not exc.transient:
-                raise
-            abort(503, message=f"The database did not answer in time; try again shortly ({exc})", headers={"Retry-After": "5"})

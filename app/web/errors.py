@@ -6,6 +6,8 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app import offload
+
 log = logging.getLogger("triage.errors")
 
 _MESSAGES = {
@@ -24,6 +26,9 @@ RETRY_AFTER = 5  # seconds a client waits before retrying a 503
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(offload.Overloaded, _overloaded)
+    app.register_error_handler(offload.Overran, _long_read_failed)
+    app.register_error_handler(offload.Failed, _long_read_failed)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -45,6 +50,25 @@ def _http_error(exc: HTTPException):
     if headers:
         headers.pop("Content-Type", None)
     return envelope(exc.code or 500, str(message), errors, headers)
+
+
+def _overloaded(exc: offload.Overloaded):
+    """This worker runs a long read of the kind already (a report, a trial, a backtest)."""
+    return envelope(429, str(exc), headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def _long_read_failed(exc: offload.Overran | offload.Failed):
+    """A long read's own process failed (app.offload). The database away, or a read past its time,
+    is a 503; anything else a 500. What went wrong is logged, never sent: it may quote SQL."""
+    detail = (str(exc).splitlines() or [""])[0][:300]
+    if isinstance(exc, offload.Overran) or exc.transient:
+        log.warning("%s %s: %s", request.method, request.path, detail)
+        message = (
+            _MESSAGES[503] if isinstance(exc, offload.Failed) else "It took longer than this worker allows; try again later."
+        )
+        return envelope(503, message, headers={"Retry-After": str(RETRY_AFTER)})
+    log.error("%s %s: %s", request.method, request.path, detail)
+    return envelope(500, "Something went wrong on our side; it has been logged.")
 
 
 def _unexpected(exc: Exception):

@@ -6,7 +6,6 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from app import offload
 from app.manage.publishing import Busy, NotFound, PreconditionRequired, etag
 from app.rulelang.documents import RulesInvalid
 from app.store.database import Conflict
@@ -67,8 +66,6 @@ def _rule_errors():
         abort(409, message=str(exc))
     except PreconditionRequired as exc:
         abort(428, message=str(exc))
-    except offload.Overloaded as exc:
-        abort(429, message=str(exc), headers={"Retry-After": "5"})
     except RulesInvalid as exc:
         abort(
             422,
