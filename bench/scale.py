@@ -7,7 +7,8 @@ Loads N decisions (default 1,000,000; one in 50 corrected by an engineer) and N/
 events and due moments into the PostgreSQL database named by TRIAGE_BENCH_DATABASE_URL (dropped and
 created again unless --reuse), then prints, for the empty and the loaded store: p50/p95 of every list filter of GET /v1/decisions
 and of the GET /v1/cases queue views, lookup by id, export rows/s and the process's RSS growth over a
-full export, classify latency alone and while two full exports run, and bytes per stored decision.
+full export, classify latency alone and while two full exports run (and while an SLA report of this
+quarter, or a backtest of 20,000 decisions, runs over and over), and bytes per stored decision.
 
 Loading: a few hundred decisions and cases go through the real path (classify_and_record, then
 engineers' events through record_event); the rest are copies of those real rows made by the database
@@ -374,42 +375,68 @@ def classify_latency(client, bodies: list[dict], rounds: int) -> tuple[float, fl
     return (*percentiles(samples), errors)
 
 
-def during_exports(app, token: str, bodies: list[dict], rounds: int, repeats: int = 5) -> dict:
-    """Classify latency alone and while two full exports run on other threads, measured `repeats`
-    times in turn (the machine's other load comes and goes): the median of each round's p50 and p95."""
+def during(app, token: str, bodies: list[dict], rounds: int, load, readers: int, repeats: int) -> dict:
+    """Classify latency alone and while `readers` threads call `load(client, done)` over and over
+    (each call one long read, giving its status), measured `repeats` times in turn (the machine's
+    other load comes and goes): the median of each round's p50 and p95."""
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    alone, during, errors, statuses = [], [], 0, set()
+    alone, busy, errors, statuses = [], [], 0, set()
     for _ in range(repeats):
         p50, p95, failed = classify_latency(client, bodies, rounds)
         alone.append((p50, p95))
         errors += failed
         done, results = threading.Event(), []
 
-        def exporter(done=done, results=results):
-            exporting = app.test_client()
-            exporting.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        def reader(done=done, results=results):
+            reading = app.test_client()
+            reading.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
             while not done.is_set():
-                results.append(export(exporting, cut=done))
+                results.append(load(reading, done))
 
-        threads = [threading.Thread(target=exporter, daemon=True) for _ in range(2)]
+        threads = [threading.Thread(target=reader, daemon=True) for _ in range(readers)]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)  # both exports under way
+        time.sleep(0.5)  # under way
         p50, p95, failed = classify_latency(client, bodies, rounds)
-        during.append((p50, p95))
+        busy.append((p50, p95))
         errors += failed
         done.set()
         for thread in threads:
             thread.join()
-        statuses.update(r["status"] for r in results)
+        statuses.update(results)
     median = lambda pairs, i: statistics.median(pair[i] for pair in pairs)  # noqa: E731
     return {
         "alone": (median(alone, 0), median(alone, 1), 0),
-        "p50": median(during, 0),
-        "p95": median(during, 1),
+        "p50": median(busy, 0),
+        "p95": median(busy, 1),
         "errors": errors,
-        "export_statuses": sorted(statuses),
+        "statuses": sorted(statuses),
+    }
+
+
+def during_exports(app, token: str, bodies: list[dict], rounds: int) -> dict:
+    """Classify latency alone and while two full exports run on other threads."""
+    return during(app, token, bodies, rounds, lambda client, done: export(client, cut=done)["status"], readers=2, repeats=5)
+
+
+def during_long_reads(app, token: str, bodies: list[dict], rounds: int) -> dict:
+    """Classify latency alone and while one long read runs over and over on another thread: the
+    SLA report of this quarter, and a backtest of the most decisions a backtest takes (20,000)."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    now = datetime.now(UTC)
+    quarter = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+    content = client.get("/v1/rules/severity").get_json()["content"] + "\n# bench\n"
+    report = lambda reading, done: reading.get(f"/v1/reports/sla?period={quarter}").status_code  # noqa: E731
+    backtest = lambda reading, done: (
+        reading.post(  # noqa: E731
+            "/v1/rules/severity/backtest", json={"content": content, "limit": 20000}
+        ).status_code
+    )
+    return {
+        "report": during(app, token, bodies, rounds, report, readers=1, repeats=2),
+        "backtest": during(app, token, bodies, rounds, backtest, readers=1, repeats=2),
     }
 
 
@@ -453,6 +480,7 @@ def measure(app, engine: sa.Engine, token: str, rounds: int, label: str) -> dict
     print(f"  [{label}] export {out['export_full']}", file=sys.stderr)
     out["classify_during_exports"] = during_exports(app, token, bodies, max(rounds * 10, 150))
     out["classify_alone"] = out["classify_during_exports"]["alone"]
+    out["classify_during_long_reads"] = during_long_reads(app, token, bodies, max(rounds * 10, 150))
     out["sizes"] = sizes(engine)
     return out
 
@@ -489,7 +517,7 @@ def table(results: dict) -> str:
             "classify during 2 full exports p50/p95 ms (5xx; export statuses), median of 5 rounds",
             *(
                 f"{r['classify_during_exports']['p50']:.1f} / {r['classify_during_exports']['p95']:.1f} "
-                f"({r['classify_during_exports']['errors']}; {r['classify_during_exports']['export_statuses']})"
+                f"({r['classify_during_exports']['errors']}; {r['classify_during_exports']['statuses']})"
                 for r in results.values()
             ),
         )
@@ -504,6 +532,18 @@ def table(results: dict) -> str:
             ),
         )
     )
+    for kind, title in (("report", "this quarter's SLA report"), ("backtest", "a backtest of 20,000 decisions")):
+        rows.append(
+            (
+                f"classify p50/p95 ms alone -> while {title} runs over and over (5xx; its statuses)",
+                *(
+                    f"{r['classify_during_long_reads'][kind]['alone'][0]:.1f} / {r['classify_during_long_reads'][kind]['alone'][1]:.1f}"
+                    f" -> {r['classify_during_long_reads'][kind]['p50']:.1f} / {r['classify_during_long_reads'][kind]['p95']:.1f} "
+                    f"({r['classify_during_long_reads'][kind]['errors']}; {r['classify_during_long_reads'][kind]['statuses']})"
+                    for r in results.values()
+                ),
+            )
+        )
     for key in ("decisions", "cases", "events"):
         rows.append((key, *(f"{r['sizes'][key]:,}" for r in results.values())))
     for key in ("bytes_per_decision_table", "bytes_per_decision_with_indexes", "bytes_per_case_with_events"):

@@ -11,6 +11,7 @@ Golden cases travel with the rules as documents named `tests/<file stem>`.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from app import offload
 from app.rulelang.documents import Problem
 from app.rulelang.domain import LEVELS, MATCH_BUDGET, PLANS, TRIAL_BUDGET
 
@@ -224,6 +226,7 @@ def _awkward_instants() -> list[datetime]:
 
 
 def main() -> None:
+    os.nice(offload.NICE)  # a candidate's trial waits for intake, as every long read does
     request = json.load(sys.stdin)
     print(json.dumps(_try(request["sources"], *request["languages"])), flush=True)
 
