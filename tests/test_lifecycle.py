@@ -272,6 +272,25 @@ def test_the_penalty_report_of_a_month_grows_with_misses_up_to_the_cap(triage, c
     assert client.get("/v1/reports/sla", query_string={"period": "2026-13"}).status_code == 422
 
 
+def test_a_customer_whose_plan_changed_owes_each_plans_contract(triage, client):
+    """Misses under the premium plan are numbered and priced by its contract; after the customer moves
+    to advanced (no contract), its misses cost nothing, and the report is made (it failed with 500)."""
+    customer_id = f"moved-{uuid.uuid4().hex[:8]}"
+    start = datetime(2026, 8, 3, 9, 0, tzinfo=UTC)
+    for index, plan in enumerate(["premium", "premium", "advanced", "advanced"]):
+        report = start + timedelta(days=index)
+        customer = {"id": customer_id, "plan": plan, "country": "DE"}
+        classify(
+            triage,
+            {**OUTAGE, "customer": customer, "case_id": f"{customer_id}-{index}", "reported_at": report.isoformat()},
+            report,
+        )
+    reply = client.get("/v1/reports/sla", query_string={"period": "2026-08", "customer": customer_id})
+    assert reply.status_code == 200, reply.get_json()
+    [moved] = reply.get_json()["customers"]
+    assert [(m["case_id"][-1], m["penalty"]) for m in moved["misses"]] == [("0", 250), ("1", 500), ("2", 0), ("3", 0)]
+
+
 # -- nothing lost -----------------------------------------------------------------------------
 
 

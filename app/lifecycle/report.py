@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from app.lifecycle.case import CaseView
 from app.lifecycle.clock import minutes_between
-from app.routing.contracts import Contracts
+from app.routing.contracts import Contract, Contracts
 from app.routing.sla import Terms
 
 
@@ -90,7 +90,7 @@ def sla_report(period: str, views: list[CaseView], contracts: Contracts, terms: 
     misses are numbered, and capped, within each contract period over all of them."""
     start, end = period_bounds(period)
     misses = {view.case_id: miss for view in views if (miss := Miss.of(view)) is not None}
-    penalties = _penalties(views, misses, contracts)
+    penalties = _penalties(misses, contracts)
     by_customer: dict[str, list[CaseView]] = defaultdict(list)
     for view in views:
         if start <= view.clock.started_at < end:
@@ -146,19 +146,19 @@ def sla_report(period: str, views: list[CaseView], contracts: Contracts, terms: 
     }
 
 
-def _penalties(views: list[CaseView], misses: dict, contracts: Contracts) -> dict[str, Decimal]:
+def _penalties(misses: dict, contracts: Contracts) -> dict[str, Decimal]:
     """Each miss's penalty: numbered in the order of its broken deadline within the customer's contract
     period (of the case's first report), and capped per contract period."""
     groups: dict[tuple, list[Miss]] = defaultdict(list)
-    plans = {view.customer_id: view.plan for view in views}
+    held: dict[str, Contract] = {}  # by name: a customer whose plan changed has misses under two contracts
     for miss in misses.values():
         contract = contracts.of(miss.view.customer_id, miss.view.plan)
         if contract is not None:
-            groups[(miss.view.customer_id, _contract_period(miss.view.clock.started_at, contract.period))].append(miss)
+            held[contract.name] = contract
+            groups[(miss.view.customer_id, contract.name, _contract_period(miss.view.clock.started_at, contract.period))].append(miss)
     penalties = {}
-    for (customer, _), group in groups.items():
-        contract = contracts.of(customer, plans[customer])
-        assert contract is not None
+    for (_, name, _), group in groups.items():
+        contract = held[name]
         spent = Decimal(0)
         for number, miss in enumerate(sorted(group, key=lambda m: m.due_at), start=1):
             penalty = contract.penalty(number, spent)
