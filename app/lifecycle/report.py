@@ -155,7 +155,9 @@ def _penalties(misses: dict, contracts: Contracts) -> dict[str, Decimal]:
         contract = contracts.of(miss.view.customer_id, miss.view.plan)
         if contract is not None:
             held[contract.name] = contract
-            groups[(miss.view.customer_id, contract.name, _contract_period(miss.view.clock.started_at, contract.period))].append(miss)
+            groups[(miss.view.customer_id, contract.name, _contract_period(miss.view.clock.started_at, contract.period))].append(
+                miss
+            )
     penalties = {}
     for (_, name, _), group in groups.items():
         contract = held[name]
