@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-NICE = 10  # the child's CPU priority below the worker's: intake first when both want a core
+NICE = 19  # the lowest CPU priority: when intake and a long read both want a core, intake gets it
 # -P: the child imports the app the parent runs, never a folder named app in its working directory
 CHILD = [sys.executable, "-P", "-m", "app.offload"]
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}
