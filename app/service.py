@@ -141,10 +141,15 @@ class Triage:
             thread.start()
         return triage
 
-    def stop(self) -> None:
-        """Stop the background threads (tests, benchmarks)."""
+    def stop(self, wait: float = 10.0) -> None:
+        """Stop the background threads (tests, benchmarks), waiting up to `wait` seconds for a round
+        under way to end, so that none opens a connection after."""
         for thread in self.threads:
             thread.stop()
+        deadline = time.monotonic() + wait
+        for thread in self.threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(max(deadline - time.monotonic(), 0))
 
     # -- cases ------------------------------------------------------------------------------
 

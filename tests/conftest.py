@@ -41,9 +41,8 @@ def fresh_postgres() -> tuple[str, callable]:
     url = sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
 
     def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        with admin.connect() as conn:  # FORCE: a session a stopping service's thread opens meanwhile goes too
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
     return url, drop
