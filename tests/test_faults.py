@@ -153,6 +153,20 @@ class Load:
         return max((seconds for _, seconds, _ in self.answers), default=0.0)
 
 
+def _nothing_lost(name: str, server: "Server", load: "Load", url: str, slowest: float, **more) -> dict:
+    """The load stopped and the spool drained: every case answered 200 within `slowest` seconds,
+    stored once, nothing rejected; the scenario's figures."""
+    load.stop()
+    depth = server.drained()
+    stored = _stored(url, f"fault-{load.run}")
+    figures = _figures(name, load, stored, **more)
+    assert load.failures == [] and figures["other_statuses"] == []
+    assert figures["slowest_answer_s"] < slowest, figures
+    assert depth == 0 and server.rejected() == []
+    assert sorted(stored) == sorted(load.ids()) and figures["lost"] == 0 and figures["duplicates"] == 0
+    return figures
+
+
 def _figures(name: str, load: Load, stored: list[str], **more) -> dict:
     answered = load.ids()
     figures = {
@@ -258,19 +272,18 @@ def test_a_table_locked_for_20_seconds_stalls_nothing_and_loses_nothing(tmp_path
         locker.close()
         locker = None
         time.sleep(1.0)
-        load.stop()
-        depth = server.drained()
-        stored = _stored(url, f"fault-{load.run}")
-        figures = _figures(
-            "locked table 20 s", load, stored, list_status=listing.status_code, list_seconds=round(listing_seconds, 2)
+        _nothing_lost(
+            "locked table 20 s",
+            server,
+            load,
+            url,
+            LOCKED_ANSWER,
+            list_status=listing.status_code,
+            list_seconds=round(listing_seconds, 2),
         )
-        assert load.failures == [] and figures["other_statuses"] == []
-        assert figures["slowest_answer_s"] < LOCKED_ANSWER, figures
         assert seen_depth > 0, "nothing reached the spool: the lock proved nothing"
         assert listing.status_code == 503 and listing.headers.get("Retry-After"), listing.text
         assert listing.json()["code"] == 503 and listing_seconds < TIMEOUT + 2.0
-        assert depth == 0 and server.rejected() == []
-        assert sorted(stored) == sorted(load.ids()) and figures["lost"] == 0 and figures["duplicates"] == 0
     finally:
         if locker is not None:
             locker.close()
@@ -350,15 +363,8 @@ def test_a_database_link_that_stops_forwarding_stalls_nothing_and_loses_nothing(
         time.sleep(6.0)
         proxy.forwarding.set()
         time.sleep(1.0)
-        load.stop()
-        depth = server.drained()
-        stored = _stored(url, f"fault-{load.run}")
-        figures = _figures("hung database link 12 s", load, stored)
-        assert load.failures == [] and figures["other_statuses"] == []
-        assert figures["slowest_answer_s"] < HUNG_ANSWER, figures
+        _nothing_lost("hung database link 12 s", server, load, url, HUNG_ANSWER)
         assert seen_depth > 0, "nothing reached the spool: the stall proved nothing"
-        assert depth == 0 and server.rejected() == []
-        assert sorted(stored) == sorted(load.ids()) and figures["lost"] == 0 and figures["duplicates"] == 0
     finally:
         if server:
             server.stop()
@@ -386,14 +392,7 @@ def test_a_refused_database_loses_nothing(tmp_path):
             with admin.connect() as conn:
                 conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         time.sleep(1.0)
-        load.stop()
-        depth = server.drained()
-        stored = _stored(url, f"fault-{load.run}")
-        figures = _figures("refused database 8 s", load, stored)
-        assert load.failures == [] and figures["other_statuses"] == []
-        assert figures["slowest_answer_s"] < LOCKED_ANSWER, figures
-        assert depth == 0 and server.rejected() == []
-        assert sorted(stored) == sorted(load.ids()) and figures["lost"] == 0 and figures["duplicates"] == 0
+        _nothing_lost("refused database 8 s", server, load, url, LOCKED_ANSWER)
     finally:
         if server:
             server.stop()
